@@ -1,0 +1,154 @@
+"""Comparison reports built from finished run folders, never from live training.
+
+``build_report`` reads ``runs/VARIANT/`` under a comparison folder and writes
+``report.md``, ``metrics.csv``, ``summary.json`` and the figures beside it, so
+a report can be rebuilt from saved results at any time.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ganlab import plots
+from ganlab.io import read_json, write_csv, write_json, write_text
+from ganlab.metrics import MEMBER_METRICS
+
+# Metric key: (column label, number format). Families in report order.
+FAMILIES = {
+    "Tail coverage": {
+        "tail_lower_1pct": ("lower 1%", ".2f"),
+        "tail_upper_1pct": ("upper 1%", ".2f"),
+        "tail_lower_5pct": ("lower 5%", ".2f"),
+        "tail_upper_5pct": ("upper 5%", ".2f"),
+        "sd_ratio": ("SD ratio", ".2f"),
+    },
+    "Decision-boundary convergence": {
+        "boundary_deviation": ("final deviation", ".4f"),
+        "convergence_step": ("convergence step", ".0f"),
+    },
+    "Distribution distance": {
+        "ks": ("KS statistic", ".3f"),
+        "w1": ("W1", ".3f"),
+    },
+}
+
+FAMILY_NOTES = {
+    "Tail coverage": "Generated share beyond the real q and 1-q quantiles, divided by q: 1.0 is the true tail "
+    "mass, 0 a generator that never reaches the tail. SD ratio: generated SD over real SD.",
+    "Decision-boundary convergence": "Final density-weighted mean |D(x) - 0.5| over the real 0.1%-99.9% range, "
+    "and the first recorded step after which it stays below the threshold ({threshold}); the convergence "
+    "column averages only the members that converged, counted in its n.",
+    "Distribution distance": "Kolmogorov-Smirnov statistic and 1-Wasserstein distance ({units}) between "
+    "generated samples and the real distribution (scipy.stats).",
+}
+
+
+def format_summary(entry: dict, spec: str) -> str:
+    """Format a summary as ``mean ± sd`` with the count when members are missing."""
+    if entry.get("n", 0) == 0:
+        return "n/a"
+    text = f"{entry['mean']:{spec}} ± {entry['sd']:{spec}}"
+    if entry["n"] < entry["members"]:
+        text += f" (n={entry['n']})"
+    return text
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def load_runs(folder: Path) -> tuple[dict, dict]:
+    """Load every finished run under ``folder/runs``; return (runs, failures) by variant name."""
+    runs, failures = {}, {}
+    order = read_json(folder / "comparison.json")["variants"] if (folder / "comparison.json").exists() else None
+    run_folders = sorted(p for p in (folder / "runs").iterdir() if p.is_dir() and not p.name.endswith(".partial"))
+    by_name = {p.name: p for p in run_folders}
+    for name in order or sorted(by_name):
+        failure = folder / "runs" / f"{name}.failed.json"
+        if failure.exists():
+            failures[name] = read_json(failure)
+            continue
+        if name not in by_name or not (by_name[name] / "metrics.json").exists():
+            continue
+        path = by_name[name]
+        document = read_json(path / "metrics.json")
+        arrays = np.load(path / "boundary.npz")
+        with open(path / "samples.csv", newline="") as file:
+            samples = np.array([[float(v) for v in row] for row in list(csv.reader(file))[1:]]).T
+        history = arrays["boundary_history"].astype(np.float64)
+        runs[name] = {
+            "document": document,
+            "rows": [_nan_for_none(row) for row in document["members"]],
+            "samples": samples,
+            "grid": arrays["grid"],
+            "steps": arrays["steps"],
+            "boundary_history": history,
+            "deviation": np.abs(history - 0.5) @ arrays["grid_weights"],
+        }
+    return runs, failures
+
+
+def _nan_for_none(row: dict) -> dict:
+    return {k: (math.nan if v is None else v) for k, v in row.items()}
+
+
+def build_report(folder: Path, dataset, header_lines: list[str] | None = None) -> Path:
+    """Write report.md, metrics.csv, summary.json and the figures for a comparison folder."""
+    folder = Path(folder)
+    runs, failures = load_runs(folder)
+    names = list(runs)
+    units = dataset.units or "data units"
+    threshold = next(iter(runs.values()))["document"]["threshold"] if runs else None
+
+    write_csv(
+        folder / "metrics.csv",
+        ["variant", "member", "diverged_at", *MEMBER_METRICS],
+        ([name, row["member"], row["diverged_at"], *(row[key] for key in MEMBER_METRICS)]
+         for name in names for row in runs[name]["rows"]),
+    )
+    write_json(folder / "summary.json", {
+        "variants": {name: {"summary": runs[name]["document"]["summary"], "cost": runs[name]["document"]["cost"]}
+                     for name in names},
+        "failed": failures,
+    })
+
+    parts = [f"# ganlab comparison on {dataset.name}", ""]
+    parts += header_lines or []
+    for family, columns in FAMILIES.items():
+        parts += ["", f"## {family}", "", FAMILY_NOTES[family].format(threshold=threshold, units=units), ""]
+        rows = []
+        for name in names:
+            summary = runs[name]["document"]["summary"]
+            alive = summary["diverged"]
+            members = len(runs[name]["rows"])
+            cells = [format_summary(summary[key], spec) for key, (_, spec) in columns.items()]
+            rows.append([name, *cells, f"{members - alive}/{members}"])
+        parts.append(_table(["variant", *(label for label, _ in columns.values()), "members trained"], rows))
+    parts += ["", "## Wall-clock cost", "",
+              "Training loop time of the whole population, periodic evaluations included.", ""]
+    rows = []
+    for name in names:
+        c = runs[name]["document"]["cost"]
+        rows.append([name, f"{c['seconds']:.1f}", f"{c['steps_per_second']:.0f}",
+                     f"{c['member_steps_per_second']:.0f}", c["device"], str(c["threads"])])
+    parts.append(_table(["variant", "seconds", "steps/s", "member-steps/s", "device", "threads"], rows))
+    if failures:
+        parts += ["", "## Failed variants", ""]
+        parts += [f"- `{name}`: {info['error']}" for name, info in failures.items()]
+
+    if runs:
+        parts += ["", "## Figures", ""]
+        for file_name, caption in plots.comparison_figures(folder, runs, dataset):
+            parts += [f"![{caption}]({file_name})", "", caption, ""]
+    parts += ["## Raw numbers", "",
+              "`metrics.csv` holds one row per member and metric; `summary.json` the summaries and costs; "
+              "`runs/VARIANT/` each variant's run folder with its history, samples and networks.", ""]
+    path = folder / "report.md"
+    write_text(path, "\n".join(parts))
+    return path

@@ -1,0 +1,1 @@
+"""Built-in variants. Each registers under the ``ganlab.variants`` entry-point group."""
