@@ -16,12 +16,26 @@ from ganlab.data import DataFileError
 from ganlab.registry import DATASET_SUMMARIES, UnknownNameError, list_variants, variant_class
 
 # Settings that have options of their own, so --set does not take them.
-OWN_OPTIONS = {"variant", "dataset", "column", "steps", "batch_size", "members", "seed", "device", "variant_options"}
+OWN_OPTIONS = {
+    "variant",
+    "dataset",
+    "column",
+    "steps",
+    "batch_size",
+    "members",
+    "seed",
+    "device",
+    "variant_options",
+}
 DEFAULTS = TrainConfig()
 
 
 def _settable() -> dict:
-    return {f.name: getattr(DEFAULTS, f.name) for f in dataclasses.fields(TrainConfig) if f.name not in OWN_OPTIONS}
+    return {
+        f.name: getattr(DEFAULTS, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in OWN_OPTIONS
+    }
 
 
 def _variant_options(names: list[str]) -> dict:
@@ -52,7 +66,9 @@ def parse_settings(pairs: tuple[str, ...], variants: list[str]) -> tuple[dict, d
         key, sep, text = pair.partition("=")
         key = key.strip().replace("-", "_")
         if not sep:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE, for example dropout=0.2.", param_hint="--set")
+            raise click.BadParameter(
+                f"{pair!r} is not KEY=VALUE, for example dropout=0.2.", param_hint="--set"
+            )
         if key in settable:
             config[key] = _convert(key, text, settable[key])
         elif key in options:
@@ -66,27 +82,73 @@ def parse_settings(pairs: tuple[str, ...], variants: list[str]) -> tuple[dict, d
 def shared_options(function):
     """Add the options that run and compare share."""
     options = [
-        click.option("--dataset", default="heights", show_default=True, metavar="NAME|PATH.csv",
-                     help="Registered dataset (see `ganlab list`) or a CSV file of real values."),
-        click.option("--column", default=None, metavar="NAME",
-                     help="Column of the CSV file to learn; not needed when the file has one numeric column."),
-        click.option("--steps", type=click.IntRange(min=1), default=DEFAULTS.steps, show_default=True,
-                     help="Training steps; each step updates the discriminator once and the generator once."),
-        click.option("--batch-size", type=click.IntRange(min=2), default=DEFAULTS.batch_size, show_default=True,
-                     help="Samples per batch, per member."),
-        click.option("--members", type=click.IntRange(min=1), default=DEFAULTS.members, show_default=True,
-                     help="Seeds trained together per variant, as one population."),
-        click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
-                     help="Random seed; a run is reproducible from its seed and member count."),
-        click.option("--device", default="cpu", show_default=True,
-                     help="Torch device: cpu, or cuda / cuda:N where a GPU is present."),
-        click.option("--threads", type=click.IntRange(min=1), default=None,
-                     help="CPU threads for torch  [default: torch's own choice]."),
-        click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-                     help="Override a training setting or variant option, e.g. --set dropout=0.2 "
-                          "--set kernels=8; repeatable. `ganlab list` shows the keys."),
-        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Output folder  [default: ganlab-output/<command>-<names>-<time>]."),
+        click.option(
+            "--dataset",
+            default="heights",
+            show_default=True,
+            metavar="NAME|PATH.csv",
+            help="Registered dataset (see `ganlab list`) or a CSV file of real values.",
+        ),
+        click.option(
+            "--column",
+            default=None,
+            metavar="NAME",
+            help="Column of the CSV file to learn; not needed when the file has one numeric column.",
+        ),
+        click.option(
+            "--steps",
+            type=click.IntRange(min=1),
+            default=DEFAULTS.steps,
+            show_default=True,
+            help="Training steps; each step updates the discriminator once and the generator once.",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=2),
+            default=DEFAULTS.batch_size,
+            show_default=True,
+            help="Samples per batch, per member.",
+        ),
+        click.option(
+            "--members",
+            type=click.IntRange(min=1),
+            default=DEFAULTS.members,
+            show_default=True,
+            help="Seeds trained together per variant, as one population.",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            default=DEFAULTS.seed,
+            show_default=True,
+            help="Random seed; a run is reproducible from its seed and member count.",
+        ),
+        click.option(
+            "--device",
+            default="cpu",
+            show_default=True,
+            help="Torch device: cpu, or cuda / cuda:N where a GPU is present.",
+        ),
+        click.option(
+            "--threads",
+            type=click.IntRange(min=1),
+            default=None,
+            help="CPU threads for torch  [default: torch's own choice].",
+        ),
+        click.option(
+            "--set",
+            "settings",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Override a training setting or variant option, e.g. --set dropout=0.2 "
+            "--set kernels=8; repeatable. `ganlab list` shows the keys.",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Output folder  [default: ganlab-output/<command>-<names>-<time>].",
+        ),
         click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), function)
@@ -96,9 +158,13 @@ def _check_device(device: str) -> None:
     try:
         parsed = torch.device(device)
     except RuntimeError:
-        raise click.BadParameter(f"{device!r} is not a torch device; use cpu or cuda.", param_hint="--device") from None
+        raise click.BadParameter(
+            f"{device!r} is not a torch device; use cpu or cuda.", param_hint="--device"
+        ) from None
     if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise click.BadParameter("CUDA is not available on this machine; use --device cpu.", param_hint="--device")
+        raise click.BadParameter(
+            "CUDA is not available on this machine; use --device cpu.", param_hint="--device"
+        )
     if parsed.type not in {"cpu", "cuda"}:
         raise click.BadParameter(f"{device!r} is not supported; use cpu or cuda.", param_hint="--device")
 
@@ -148,8 +214,9 @@ class Progress:
 
     def __call__(self, count: int) -> None:
         if self.bar is None:
-            self.bar = click.progressbar(length=self.steps, label=self.label, file=sys.stderr, show_pos=True,
-                                         show_eta=True, width=30)
+            self.bar = click.progressbar(
+                length=self.steps, label=self.label, file=sys.stderr, show_pos=True, show_eta=True, width=30
+            )
             self.bar.__enter__()
         self.bar.update(count)
         self.done += count
@@ -172,17 +239,24 @@ def _summary_line(summary: dict, key: str, spec: str = ".2f") -> str:
 def _print_run_summary(document: dict) -> None:
     s, cost = document["summary"], document["cost"]
     rows = [
-        ("tail coverage, lower 1% / upper 1%", f"{_summary_line(s, 'tail_lower_1pct')} / "
-                                               f"{_summary_line(s, 'tail_upper_1pct')}"),
-        ("tail coverage, lower 5% / upper 5%", f"{_summary_line(s, 'tail_lower_5pct')} / "
-                                               f"{_summary_line(s, 'tail_upper_5pct')}"),
+        (
+            "tail coverage, lower 1% / upper 1%",
+            f"{_summary_line(s, 'tail_lower_1pct')} / {_summary_line(s, 'tail_upper_1pct')}",
+        ),
+        (
+            "tail coverage, lower 5% / upper 5%",
+            f"{_summary_line(s, 'tail_lower_5pct')} / {_summary_line(s, 'tail_upper_5pct')}",
+        ),
         ("SD ratio (generated / real)", _summary_line(s, "sd_ratio")),
         ("final |D(x) - 0.5|, weighted", _summary_line(s, "boundary_deviation", ".4f")),
         ("KS statistic", _summary_line(s, "ks", ".3f")),
         ("1-Wasserstein distance", _summary_line(s, "w1", ".3f")),
         ("diverged members", str(s["diverged"])),
-        ("wall clock", f"{cost['seconds']:.1f} s, {cost['member_steps_per_second']:,.0f} member-steps/s "
-                       f"({cost['device']}, {cost['threads']} threads)"),
+        (
+            "wall clock",
+            f"{cost['seconds']:.1f} s, {cost['member_steps_per_second']:,.0f} member-steps/s "
+            f"({cost['device']}, {cost['threads']} threads)",
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     click.echo(f"{document['variant']}: mean ± SD over members")
@@ -220,9 +294,13 @@ def _apply_threads(threads: int | None) -> None:
 
 
 @main.command()
-@click.option("--variant", default="baseline", show_default=True, help="Variant to train (see `ganlab list`).")
+@click.option(
+    "--variant", default="baseline", show_default=True, help="Variant to train (see `ganlab list`)."
+)
 @shared_options
-def run(variant, dataset, column, steps, batch_size, members, seed, device, threads, settings, out, overwrite):
+def run(
+    variant, dataset, column, steps, batch_size, members, seed, device, threads, settings, out, overwrite
+):
     """Train one variant and write its run folder."""
     from ganlab.study import run_variant
 
@@ -231,8 +309,17 @@ def run(variant, dataset, column, steps, batch_size, members, seed, device, thre
     except UnknownNameError as error:
         raise click.BadParameter(str(error), param_hint="--variant") from None
     config_settings, options = parse_settings(settings, [variant])
-    config = _config(variant, dataset, config_settings, column=column, steps=steps, batch_size=batch_size,
-                     members=members, seed=seed, device=device)
+    config = _config(
+        variant,
+        dataset,
+        config_settings,
+        column=column,
+        steps=steps,
+        batch_size=batch_size,
+        members=members,
+        seed=seed,
+        device=device,
+    )
     data = _dataset(dataset, column, batch_size)
     folder = _out_folder(out, "run", f"{variant}-{_dataset_label(dataset)}", overwrite)
     _apply_threads(threads)
@@ -252,19 +339,43 @@ def run(variant, dataset, column, steps, batch_size, members, seed, device, thre
 
 
 @main.command()
-@click.option("--variants", default=None, metavar="A,B,...",
-              help="Comma-separated variants to compare  [default: every registered variant].")
-@click.option("--resume", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
-              help="Continue an interrupted comparison in DIR with the same options.")
+@click.option(
+    "--variants",
+    default=None,
+    metavar="A,B,...",
+    help="Comma-separated variants to compare  [default: every registered variant].",
+)
+@click.option(
+    "--resume",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Continue an interrupted comparison in DIR with the same options.",
+)
 @shared_options
-def compare(variants, resume, dataset, column, steps, batch_size, members, seed, device, threads, settings, out,
-            overwrite):
+def compare(
+    variants,
+    resume,
+    dataset,
+    column,
+    steps,
+    batch_size,
+    members,
+    seed,
+    device,
+    threads,
+    settings,
+    out,
+    overwrite,
+):
     """Train every variant on identical data, seeds and budget, and write a report."""
     from ganlab.study import compare as run_comparison
 
     names = list_variants() if variants is None else [v.strip() for v in variants.split(",") if v.strip()]
     if not names:
-        raise click.BadParameter("no variant named; pass e.g. baseline,feature-matching.", param_hint="--variants")
+        raise click.BadParameter(
+            "no variant named; pass e.g. baseline,feature-matching.", param_hint="--variants"
+        )
     for name in names:
         try:
             variant_class(name)
@@ -273,8 +384,17 @@ def compare(variants, resume, dataset, column, steps, batch_size, members, seed,
     if len(set(names)) != len(names):
         raise click.BadParameter(f"{variants!r} names a variant twice.", param_hint="--variants")
     config_settings, options = parse_settings(settings, names)
-    config = _config("baseline", dataset, config_settings, column=column, steps=steps, batch_size=batch_size,
-                     members=members, seed=seed, device=device)
+    config = _config(
+        "baseline",
+        dataset,
+        config_settings,
+        column=column,
+        steps=steps,
+        batch_size=batch_size,
+        members=members,
+        seed=seed,
+        device=device,
+    )
     config = dataclasses.replace(config, variant="", variant_options=options)
     data = _dataset(dataset, column, batch_size)
     if resume is not None and out is not None and Path(out) != resume:
@@ -288,15 +408,19 @@ def compare(variants, resume, dataset, column, steps, batch_size, members, seed,
         return bars[-1]
 
     try:
-        report = run_comparison(config, names, data, folder, progress_factory, resume=resume is not None,
-                                overwrite=overwrite)
+        report = run_comparison(
+            config, names, data, folder, progress_factory, resume=resume is not None, overwrite=overwrite
+        )
     except (FileNotFoundError, ValueError) as error:
         raise click.UsageError(str(error)) from None
     except KeyboardInterrupt:
         for bar in bars:
             bar.close()
-        click.echo(f"\nInterrupted. Finished variants are kept in {folder}; continue with:\n"
-                   f"  ganlab compare --resume {folder} <the same options>", err=True)
+        click.echo(
+            f"\nInterrupted. Finished variants are kept in {folder}; continue with:\n"
+            f"  ganlab compare --resume {folder} <the same options>",
+            err=True,
+        )
         sys.exit(130)
     click.echo(f"Report: {report}")
 
@@ -310,8 +434,9 @@ def report(folder: Path):
 
     plan_path = folder / "comparison.json"
     if not plan_path.exists():
-        raise click.BadParameter(f"{folder} has no comparison.json; pass a folder written by ganlab compare.",
-                                 param_hint="FOLDER")
+        raise click.BadParameter(
+            f"{folder} has no comparison.json; pass a folder written by ganlab compare.", param_hint="FOLDER"
+        )
     plan = read_json(plan_path)
     data = _dataset(plan["config"]["dataset"], plan["config"]["column"], 2)
     click.echo(f"Report: {build_report(folder, data)}")

@@ -74,6 +74,8 @@ class TrainConfig:
         if not 0.0 < self.lr_decay <= 1.0:
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}.")
         if self.generator_input not in GENERATOR_INPUTS:
-            raise ValueError(f"generator_input must be one of {', '.join(GENERATOR_INPUTS)}, got {self.generator_input!r}.")
+            raise ValueError(
+                f"generator_input must be one of {', '.join(GENERATOR_INPUTS)}, got {self.generator_input!r}."
+            )
         if not 0.0 < self.boundary_threshold < 0.5:
             raise ValueError(f"boundary_threshold must be in (0, 0.5), got {self.boundary_threshold}.")

@@ -15,7 +15,6 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 
 class _SigmoidTanh(torch.autograd.Function):
@@ -136,9 +135,7 @@ class Generator(nn.Module):
         super().__init__()
         self.dropout = dropout
         sizes = [1] + [width] * hidden_layers
-        self.linears = nn.ModuleList(
-            PopulationLinear(members, a, b) for a, b in zip(sizes[:-1], sizes[1:])
-        )
+        self.linears = nn.ModuleList(PopulationLinear(members, a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.norms = nn.ModuleList(PopulationBatchNorm(members, width) for _ in range(hidden_layers))
         self.output = PopulationLinear(members, width, 1)
 
@@ -186,9 +183,7 @@ class Discriminator(nn.Module):
     ):
         super().__init__()
         sizes = [1] + [width] * hidden_layers
-        self.linears = nn.ModuleList(
-            PopulationLinear(members, a, b) for a, b in zip(sizes[:-1], sizes[1:])
-        )
+        self.linears = nn.ModuleList(PopulationLinear(members, a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.head = head
         self.output = PopulationLinear(members, width + head_features, 1)
 

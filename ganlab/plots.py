@@ -51,10 +51,19 @@ def density_axes(axes, dataset, samples, boundary_grid, boundaries, chosen: int 
     bins = np.linspace(low, high, 60)
     for member, row in enumerate(samples):
         if member != chosen and np.all(np.isfinite(row)):
-            axes.hist(row, bins=bins, density=True, histtype="step", color="tab:blue", alpha=0.2, linewidth=0.8)
+            axes.hist(
+                row, bins=bins, density=True, histtype="step", color="tab:blue", alpha=0.2, linewidth=0.8
+            )
     if chosen is not None:
-        axes.hist(samples[chosen], bins=bins, density=True, histtype="step", color="tab:blue", linewidth=1.8,
-                  label=f"generated (member {chosen})")
+        axes.hist(
+            samples[chosen],
+            bins=bins,
+            density=True,
+            histtype="step",
+            color="tab:blue",
+            linewidth=1.8,
+            label=f"generated (member {chosen})",
+        )
     real = dataset.pdf(x)
     axes.plot(x, real, color=REAL_COLOR, linewidth=1.8, label="real")
     # A collapsed generator's spike would flatten the real density, so the axis stops at 3x its peak.
@@ -82,15 +91,29 @@ def run_figures(folder: Path, result, dataset, rows: list[dict]) -> None:
     """Write density.png, boundary.png and losses.png for one run."""
     chosen = representative_member(rows)
     figure, axes = plt.subplots(figsize=(7, 4.2))
-    density_axes(axes, dataset, result.samples, result.grid, result.boundary_history[-1], chosen,
-                 f"{result.config.variant} on {dataset.name}: densities and decision boundary")
+    density_axes(
+        axes,
+        dataset,
+        result.samples,
+        result.grid,
+        result.boundary_history[-1],
+        chosen,
+        f"{result.config.variant} on {dataset.name}: densities and decision boundary",
+    )
     save(figure, folder / "density.png")
 
     figure, axes = plt.subplots(figsize=(7, 3.8))
     axes.plot(result.steps, result.boundary_deviation, color="tab:purple", alpha=0.3, linewidth=0.8)
-    axes.plot(result.steps, np.nanmedian(result.boundary_deviation, axis=1), color="tab:purple", linewidth=2,
-              label="median over members")
-    axes.axhline(result.config.boundary_threshold, color="gray", linestyle="--", linewidth=1, label="threshold")
+    axes.plot(
+        result.steps,
+        np.nanmedian(result.boundary_deviation, axis=1),
+        color="tab:purple",
+        linewidth=2,
+        label="median over members",
+    )
+    axes.axhline(
+        result.config.boundary_threshold, color="gray", linestyle="--", linewidth=1, label="threshold"
+    )
     axes.set_xlabel("step")
     axes.set_ylabel("weighted mean |D(x) - 0.5|")
     axes.set_title("Decision-boundary deviation from 0.5 during training")
@@ -98,7 +121,10 @@ def run_figures(folder: Path, result, dataset, rows: list[dict]) -> None:
     save(figure, folder / "boundary.png")
 
     figure, panels = plt.subplots(1, 2, figsize=(9, 3.5), sharex=True)
-    for panel, losses, name in ((panels[0], result.d_loss, "discriminator"), (panels[1], result.g_loss, "generator")):
+    for panel, losses, name in (
+        (panels[0], result.d_loss, "discriminator"),
+        (panels[1], result.g_loss, "generator"),
+    ):
         panel.plot(result.steps, losses, color="gray", alpha=0.3, linewidth=0.8)
         panel.plot(result.steps, np.nanmedian(losses, axis=1), color="black", linewidth=1.8)
         panel.set_title(f"{name} loss (median in black)")
@@ -116,15 +142,28 @@ def comparison_figures(folder: Path, runs: dict, dataset) -> list[tuple[str, str
     names = list(runs)
     written = []
 
-    figure, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 4), sharex=True, sharey=True,
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        1, len(names), figsize=(5.2 * len(names), 4), sharex=True, sharey=True, squeeze=False
+    )
     for panel, name in zip(axes[0], names):
         run = runs[name]
-        density_axes(panel, dataset, run["samples"], run["grid"], run["boundary_history"][-1],
-                     representative_member(run["rows"]), name)
+        density_axes(
+            panel,
+            dataset,
+            run["samples"],
+            run["grid"],
+            run["boundary_history"][-1],
+            representative_member(run["rows"]),
+            name,
+        )
     save(figure, folder / "densities.png")
-    written.append(("densities.png", "Real density (black), generated densities (blue; bold: the member with "
-                    "the median W1) and the final decision boundary D(x) (red, right axis)."))
+    written.append(
+        (
+            "densities.png",
+            "Real density (black), generated densities (blue; bold: the member with "
+            "the median W1) and the final decision boundary D(x) (red, right axis).",
+        )
+    )
 
     figure, axes = plt.subplots(figsize=(7, 4))
     for name in names:
@@ -156,6 +195,10 @@ def comparison_figures(folder: Path, runs: dict, dataset) -> list[tuple[str, str
         panel.set_title(key.replace("_", " "))
     axes[0].set_ylabel("generated tail share / true share")
     save(figure, folder / "tail_coverage.png")
-    written.append(("tail_coverage.png", "Tail coverage per member (dots) and its median (bar); 1.0 is the true "
-                    "tail mass."))
+    written.append(
+        (
+            "tail_coverage.png",
+            "Tail coverage per member (dots) and its median (bar); 1.0 is the true tail mass.",
+        )
+    )
     return written

@@ -53,7 +53,9 @@ def variant_class(name: str) -> type[Variant]:
         raise UnknownNameError("variant", name, list(points))
     cls = points[name].load()
     if not (isinstance(cls, type) and issubclass(cls, Variant)):
-        raise TypeError(f"entry point {name!r} in {VARIANT_GROUP} is {cls!r}, not a ganlab.variant.Variant subclass.")
+        raise TypeError(
+            f"entry point {name!r} in {VARIANT_GROUP} is {cls!r}, not a ganlab.variant.Variant subclass."
+        )
     return cls
 
 

@@ -37,11 +37,11 @@ FAMILIES = {
 }
 
 FAMILY_NOTES = {
-    "Tail coverage": "Generated share beyond the real q and 1-q quantiles, divided by q: 1.0 is the true tail "
-    "mass, 0 a generator that never reaches the tail. SD ratio: generated SD over real SD.",
-    "Decision-boundary convergence": "Final density-weighted mean |D(x) - 0.5| over the real 0.1%-99.9% range, "
-    "and the first recorded step after which it stays below the threshold ({threshold}); the convergence "
-    "column averages only the members that converged, counted in its n.",
+    "Tail coverage": "Generated share beyond the real q and 1-q quantiles, divided by q: 1.0 is the true "
+    "tail mass, 0 a generator that never reaches the tail. SD ratio: generated SD over real SD.",
+    "Decision-boundary convergence": "Final density-weighted mean |D(x) - 0.5| over the real 0.1%-99.9% "
+    "range, and the first recorded step after which it stays below the threshold ({threshold}). The "
+    "convergence column averages only the members that converged, counted in its n.",
     "Distribution distance": "Kolmogorov-Smirnov statistic and 1-Wasserstein distance ({units}) between "
     "generated samples and the real distribution (scipy.stats).",
 }
@@ -66,8 +66,12 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def load_runs(folder: Path) -> tuple[dict, dict]:
     """Load every finished run under ``folder/runs``; return (runs, failures) by variant name."""
     runs, failures = {}, {}
-    order = read_json(folder / "comparison.json")["variants"] if (folder / "comparison.json").exists() else None
-    run_folders = sorted(p for p in (folder / "runs").iterdir() if p.is_dir() and not p.name.endswith(".partial"))
+    order = (
+        read_json(folder / "comparison.json")["variants"] if (folder / "comparison.json").exists() else None
+    )
+    run_folders = sorted(
+        p for p in (folder / "runs").iterdir() if p.is_dir() and not p.name.endswith(".partial")
+    )
     by_name = {p.name: p for p in run_folders}
     for name in order or sorted(by_name):
         failure = folder / "runs" / f"{name}.failed.json"
@@ -109,14 +113,22 @@ def build_report(folder: Path, dataset, header_lines: list[str] | None = None) -
     write_csv(
         folder / "metrics.csv",
         ["variant", "member", "diverged_at", *MEMBER_METRICS],
-        ([name, row["member"], row["diverged_at"], *(row[key] for key in MEMBER_METRICS)]
-         for name in names for row in runs[name]["rows"]),
+        (
+            [name, row["member"], row["diverged_at"], *(row[key] for key in MEMBER_METRICS)]
+            for name in names
+            for row in runs[name]["rows"]
+        ),
     )
-    write_json(folder / "summary.json", {
-        "variants": {name: {"summary": runs[name]["document"]["summary"], "cost": runs[name]["document"]["cost"]}
-                     for name in names},
-        "failed": failures,
-    })
+    write_json(
+        folder / "summary.json",
+        {
+            "variants": {
+                name: {"summary": runs[name]["document"]["summary"], "cost": runs[name]["document"]["cost"]}
+                for name in names
+            },
+            "failed": failures,
+        },
+    )
 
     parts = [f"# ganlab comparison on {dataset.name}", ""]
     parts += header_lines or []
@@ -130,13 +142,26 @@ def build_report(folder: Path, dataset, header_lines: list[str] | None = None) -
             cells = [format_summary(summary[key], spec) for key, (_, spec) in columns.items()]
             rows.append([name, *cells, f"{members - alive}/{members}"])
         parts.append(_table(["variant", *(label for label, _ in columns.values()), "members trained"], rows))
-    parts += ["", "## Wall-clock cost", "",
-              "Training loop time of the whole population, periodic evaluations included.", ""]
+    parts += [
+        "",
+        "## Wall-clock cost",
+        "",
+        "Training loop time of the whole population, periodic evaluations included.",
+        "",
+    ]
     rows = []
     for name in names:
         c = runs[name]["document"]["cost"]
-        rows.append([name, f"{c['seconds']:.1f}", f"{c['steps_per_second']:.0f}",
-                     f"{c['member_steps_per_second']:.0f}", c["device"], str(c["threads"])])
+        rows.append(
+            [
+                name,
+                f"{c['seconds']:.1f}",
+                f"{c['steps_per_second']:.0f}",
+                f"{c['member_steps_per_second']:.0f}",
+                c["device"],
+                str(c["threads"]),
+            ]
+        )
     parts.append(_table(["variant", "seconds", "steps/s", "member-steps/s", "device", "threads"], rows))
     if failures:
         parts += ["", "## Failed variants", ""]
@@ -146,9 +171,13 @@ def build_report(folder: Path, dataset, header_lines: list[str] | None = None) -
         parts += ["", "## Figures", ""]
         for file_name, caption in plots.comparison_figures(folder, runs, dataset):
             parts += [f"![{caption}]({file_name})", "", caption, ""]
-    parts += ["## Raw numbers", "",
-              "`metrics.csv` holds one row per member and metric; `summary.json` the summaries and costs; "
-              "`runs/VARIANT/` each variant's run folder with its history, samples and networks.", ""]
+    parts += [
+        "## Raw numbers",
+        "",
+        "`metrics.csv` holds one row per member and metric; `summary.json` the summaries and costs; "
+        "`runs/VARIANT/` each variant's run folder with its history, samples and networks.",
+        "",
+    ]
     path = folder / "report.md"
     write_text(path, "\n".join(parts))
     return path

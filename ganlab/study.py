@@ -25,11 +25,12 @@ from ganlab import plots
 from ganlab.config import TrainConfig
 from ganlab.data import Dataset, load_file
 from ganlab.io import read_json, write_bytes, write_csv, write_json
-from ganlab.registry import DATASETS, UnknownNameError, create_variant, variant_class
 from ganlab.metrics import MEMBER_METRICS
+from ganlab.registry import DATASETS, UnknownNameError, create_variant, variant_class
 from ganlab.trainer import Trainer, TrainResult
 
 NETWORKS_FORMAT = 1
+
 
 def resolve_dataset(name: str, column: str | None = None, batch_size: int = 2) -> Dataset:
     """Return the registered dataset ``name``, or load ``name`` as a CSV path.
@@ -142,7 +143,9 @@ def save_networks(path: Path, result: TrainResult, dataset: Dataset) -> None:
     write_bytes(path, buffer.getvalue())
 
 
-def write_run(folder: Path, result: TrainResult, dataset: Dataset, rows: list[dict], started: datetime) -> dict:
+def write_run(
+    folder: Path, result: TrainResult, dataset: Dataset, rows: list[dict], started: datetime
+) -> dict:
     """Write every file of a run folder and return its metrics document."""
     config = result.config
     members = range(config.members)
@@ -225,7 +228,6 @@ def load_run(folder: Path) -> dict:
     return read_json(folder / "metrics.json")
 
 
-
 def options_for(name: str, options: dict) -> dict:
     """Return the subset of ``options`` that variant ``name`` declares."""
     fields = {f.name for f in dataclasses.fields(variant_class(name).Options)}
@@ -250,8 +252,12 @@ def compare(
     from ganlab.report import build_report
 
     started = datetime.now(timezone.utc)
-    plan = {"variants": variants, "config": config.to_dict(), "config_hash": config.digest(),
-            "dataset": dataset.describe()}
+    plan = {
+        "variants": variants,
+        "config": config.to_dict(),
+        "config_hash": config.digest(),
+        "dataset": dataset.describe(),
+    }
     plan_path = folder / "comparison.json"
     if resume:
         if not plan_path.exists():
@@ -274,19 +280,23 @@ def compare(
         if (run_folder / "metrics.json").exists():
             continue
         failure_path.unlink(missing_ok=True)
-        variant_config = dataclasses.replace(config, variant=name, variant_options=options_for(name, config.variant_options))
+        variant_config = dataclasses.replace(
+            config, variant=name, variant_options=options_for(name, config.variant_options)
+        )
         try:
             run_variant(variant_config, dataset, run_folder, progress_factory(name))
         except (KeyboardInterrupt, MemoryError):
             raise
         except Exception as error:  # noqa: BLE001 - a broken variant must not stop the others
-            write_json(failure_path, {"error": f"{type(error).__name__}: {error}",
-                                      "traceback": traceback.format_exc()})
+            write_json(
+                failure_path,
+                {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()},
+            )
 
     header = [
-        f"Variants: {', '.join(variants)}. Each trained {config.members} members (seeds from {config.seed}) for "
-        f"{config.steps:,} steps at batch size {config.batch_size} on `{dataset.name}`, device {config.device}, "
-        f"{torch.get_num_threads()} threads.",
+        f"Variants: {', '.join(variants)}. Each trained {config.members} members (seed {config.seed}) "
+        f"for {config.steps:,} steps at batch size {config.batch_size} on `{dataset.name}`, "
+        f"device {config.device}, {torch.get_num_threads()} threads.",
         "",
         f"Command: `{' '.join(['ganlab', *sys.argv[1:]])}`. Config hash {config.digest()}; "
         "the full settings are in `comparison.json` and each run's `config.json`.",

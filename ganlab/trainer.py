@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ganlab.config import TrainConfig
 from ganlab.data import Dataset
-from ganlab.nn import Discriminator, DiscriminatorOutput, Generator
+from ganlab.nn import DiscriminatorOutput, Generator
 from ganlab.variant import Variant
 
 
