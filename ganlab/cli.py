@@ -13,7 +13,7 @@ import torch
 
 from ganlab.config import TrainConfig
 from ganlab.data import DataFileError
-from ganlab.registry import DATASET_SUMMARIES, UnknownNameError, list_variants, variant_class
+from ganlab.registry import DATASET_SUMMARIES, UnknownNameError, create_variant, list_variants, variant_class
 
 # Settings that have options of their own, so --set does not take them.
 OWN_OPTIONS = {
@@ -370,6 +370,7 @@ def compare(
 ):
     """Train every variant on identical data, seeds and budget, and write a report."""
     from ganlab.study import compare as run_comparison
+    from ganlab.study import options_for
 
     names = list_variants() if variants is None else [v.strip() for v in variants.split(",") if v.strip()]
     if not names:
@@ -384,6 +385,11 @@ def compare(
     if len(set(names)) != len(names):
         raise click.BadParameter(f"{variants!r} names a variant twice.", param_hint="--variants")
     config_settings, options = parse_settings(settings, names)
+    for name in names:
+        try:
+            create_variant(name, **options_for(name, options))
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--set") from None
     config = _config(
         "baseline",
         dataset,

@@ -192,17 +192,18 @@ class Discriminator(nn.Module):
         """Whether one sample's output depends on the rest of its batch."""
         return self.head is not None and getattr(self.head, "mixes_batch", False)
 
-    def forward(self, x: Tensor, reference: Tensor | None = None) -> DiscriminatorOutput:
-        """Score samples ``[members, 1, batch]``.
+    def forward(self, x: Tensor, reference: Tensor | None = None, groups: int = 1) -> DiscriminatorOutput:
+        """Score samples ``[members, 1, n]``.
 
-        ``reference`` is a batch that a batch-mixing head compares each sample
-        with, in place of the sample's own batch; heads that do not mix
-        samples ignore it.
+        ``groups`` splits the last axis into that many batches side by side, which
+        a batch-mixing head keeps apart. ``reference`` is a batch that such a head
+        compares each sample with, in place of the sample's own batch. Heads that
+        do not mix samples ignore both.
         """
         features = h = self.hidden(x)
         if self.head is not None:
             reference_features = None if reference is None else self.hidden(reference)
-            h = torch.cat([h, self.head(h, reference_features)], dim=1)
+            h = torch.cat([h, self.head(h, reference_features, groups)], dim=1)
         return DiscriminatorOutput(self.output(h), features)
 
     def hidden(self, x: Tensor) -> Tensor:

@@ -94,11 +94,9 @@ class Trainer:
         return (torch.rand(shape, generator=rng, device=self.device) * 2 - 1) * 3**0.5
 
     def _score_pair(self, real: Tensor, fake: Tensor) -> tuple[DiscriminatorOutput, DiscriminatorOutput]:
-        """Score a real and a fake batch, in one pass unless the discriminator mixes samples."""
+        """Score a real and a fake batch in one pass, each kept apart if the discriminator mixes samples."""
         d = self.discriminator
-        if d.mixes_batch:
-            return d(real), d(fake)
-        both = d(torch.cat([real, fake], dim=2))
+        both = d(torch.cat([real, fake], dim=2), groups=2 if d.mixes_batch else 1)
         n = real.shape[2]
         return (
             DiscriminatorOutput(both.logits[..., :n], both.features[..., :n]),
