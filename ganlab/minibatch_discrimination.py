@@ -70,7 +70,10 @@ def line_similarity(a: Tensor) -> Tensor:
 
     In sorted order the samples below ``a_i`` add ``exp(a_j - a_i)`` and those
     above add ``exp(a_i - a_j)``. Both sums are cumulative sums of
-    exponentials taken relative to the row's median, in float64.
+    exponentials taken relative to the row's median, in float64. Where values
+    tie exactly, |a_i - a_j| has a kink and the gradient is a one-sided
+    derivative that depends on the sort order, where autograd on the dense
+    formula would take abs'(0) = 0.
     """
     # NOTE: a row that spans more than about 700 (exp overflows float64 beyond that)
     # turns non-finite, and its member is then reported as diverged.

@@ -49,15 +49,17 @@ def tanh(x: Tensor) -> Tensor:
     return _SigmoidTanh.apply(x)
 
 
-def dropout_masks(shape: tuple[int, ...], p: float, generator: torch.Generator | None = None) -> Tensor:
+def dropout_masks(shape: tuple[int, ...], p: float, generator: torch.Generator) -> Tensor:
     """Draw inverted-dropout masks: 0 with probability ``p``, else ``1 / (1 - p)``.
 
     Each unit takes 16 random bits from full-range 64-bit draws, which costs
     about a sixth of ``bernoulli_`` on the CPU. The drop probability is
-    ``p`` rounded to a multiple of 2**-16.
+    ``p`` rounded to a multiple of 2**-16. The masks are drawn on the
+    generator's device.
     """
     count = math.prod(shape)
-    words = torch.empty((count + 3) // 4, dtype=torch.int64).random_(-(2**63), None, generator=generator)
+    words = torch.empty((count + 3) // 4, dtype=torch.int64, device=generator.device)
+    words.random_(-(2**63), None, generator=generator)
     bits = words.view(torch.int16)[:count].view(shape)
     threshold = round(p * 65536) - 32768
     return torch.ge(bits, threshold).to(torch.float32).mul_(1.0 / (1.0 - p))
@@ -139,13 +141,23 @@ class Generator(nn.Module):
         self.norms = nn.ModuleList(PopulationBatchNorm(members, width) for _ in range(hidden_layers))
         self.output = PopulationLinear(members, width, 1)
 
-    def forward(self, z: Tensor) -> Tensor:
-        """Map inputs ``[members, 1, batch]`` to samples of the same shape."""
+    def forward(self, z: Tensor, rng: torch.Generator | None = None) -> Tensor:
+        """Map inputs ``[members, 1, batch]`` to samples of the same shape.
+
+        In training mode the dropout masks come from ``rng``, or from torch's
+        default generator for the input's device when it is None.
+        """
         masks = None
         if self.training and self.dropout > 0:
             members, _, batch = z.shape
             shape = (len(self.linears), members, self.norms[0].width, batch)
-            masks = dropout_masks(shape, self.dropout).to(z.device)
+            if rng is None:
+                rng = (
+                    torch.default_generator
+                    if z.device.type == "cpu"
+                    else torch.cuda.default_generators[z.device.index or 0]
+                )
+            masks = dropout_masks(shape, self.dropout, rng)
         statistics = [] if self.training else None
         h = z
         for i, (linear, norm) in enumerate(zip(self.linears, self.norms)):

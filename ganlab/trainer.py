@@ -110,13 +110,13 @@ class Trainer:
         real = self.dataset.sample(shape, self.rng, self.device)
 
         with torch.no_grad():
-            fake = self.generator(self._generator_input(shape, self.rng))
+            fake = self.generator(self._generator_input(shape, self.rng), self.rng)
         d_loss = v.discriminator_loss(*self._score_pair(real, fake))
         self.d_optimizer.zero_grad(set_to_none=True)
         d_loss.sum().backward()
         self.d_optimizer.step()
 
-        fake_scores = self.discriminator(self.generator(self._generator_input(shape, self.rng)))
+        fake_scores = self.discriminator(self.generator(self._generator_input(shape, self.rng), self.rng))
         real_features = None
         if v.uses_real_features:
             with torch.no_grad():

@@ -6,8 +6,8 @@ matches the batch means of the discriminator's last hidden layer ``f``:
     L_G = || E_x f(x) - E_z f(G(z)) ||_2^2
 
 with both expectations taken over one batch. The real features are a fixed
-target, so the gradient of this loss reaches the generator only. The
-discriminator trains as in the baseline.
+target computed without gradient, and the trainer applies this loss to the
+generator's parameters only. The discriminator trains as in the baseline.
 """
 
 from torch import Tensor

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 
 import numpy as np
+
+DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 
 
 class DataFileError(ValueError):
@@ -21,7 +24,8 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _read_rows(path: Path) -> list[list[str]]:
+def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """Return the non-blank rows of a CSV file with their 1-based line numbers."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -41,11 +45,19 @@ def _read_rows(path: Path) -> list[list[str]]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [row for row in csv.reader(lines, dialect) if any(cell.strip() for cell in row)]
+    # One CSV record per line: ganlab's files hold numbers, which never span lines.
+    numbered = ((number, next(csv.reader([line], dialect), [])) for number, line in enumerate(lines, 1))
+    return [(number, row) for number, row in numbered if any(cell.strip() for cell in row)]
 
 
 def _choose_column(path: Path, header: list[str], first: list[str], column: str | None) -> int:
     """Return the index of the requested column, or of the only numeric one."""
+    commas = [cell.strip() for cell in first if DECIMAL_COMMA.match(cell.strip())]
+    if column is None and commas:
+        raise DataFileError(
+            f"{path} writes numbers with a decimal comma ({commas[0]!r}); "
+            f"use decimal points, as in {commas[0].replace(',', '.')}."
+        )
     if column is not None:
         if column in header:
             return header.index(column)
@@ -70,26 +82,26 @@ def read_column(path: Path, column: str | None = None) -> np.ndarray:
     """
     path = Path(path)
     rows = _read_rows(path)
-    has_header = not all(_is_number(cell.strip()) for cell in rows[0])
-    header = [cell.strip() for cell in rows[0]] if has_header else [str(i + 1) for i in range(len(rows[0]))]
+    first = rows[0][1]
+    has_header = not all(_is_number(cell.strip()) for cell in first)
+    header = [cell.strip() for cell in first] if has_header else [str(i + 1) for i in range(len(first))]
     body = rows[1:] if has_header else rows
-    first_line = 2 if has_header else 1
     if not body:
         raise DataFileError(f"{path} has a header but no data rows.")
-    index = _choose_column(path, header, body[0], column)
+    index = _choose_column(path, header, body[0][1], column)
     name = header[index]
 
     values = np.empty(len(body))
-    for offset, row in enumerate(body):
-        line = first_line + offset
+    for offset, (line, row) in enumerate(body):
         if index >= len(row) or not row[index].strip():
             raise DataFileError(f"{path}, line {line}: column {name!r} is empty; fill in or delete the row.")
         cell = row[index].strip()
         try:
             value = float(cell)
         except ValueError:
+            fix = f"write {cell.replace(',', '.')}" if DECIMAL_COMMA.match(cell) else "fix or delete the row"
             raise DataFileError(
-                f"{path}, line {line}: {cell!r} in column {name!r} is not a number; fix or delete the row."
+                f"{path}, line {line}: {cell!r} in column {name!r} is not a number; {fix}."
             ) from None
         if not math.isfinite(value):
             raise DataFileError(
