@@ -101,29 +101,38 @@ class PopulationBatchNorm(nn.Module):
         self.register_buffer("running_mean", torch.zeros(members, features, 1))
         self.register_buffer("running_var", torch.ones(members, features, 1))
 
-    def forward(self, x: Tensor, statistics: list[tuple[Tensor, Tensor]] | None = None) -> Tensor:
-        """Normalise ``x``; in training mode append its (mean, rstd) to ``statistics``."""
+    def forward(self, x: Tensor, statistics: list | None = None, groups: int = 1) -> Tensor:
+        """Normalise ``x``, whose last axis holds ``groups`` batches side by side.
+
+        Each batch takes its own statistics. In training mode the layer appends
+        its (mean, rstd), shaped ``[members, features, groups, 1]``, to
+        ``statistics`` for ``update_running_statistics``.
+        """
         if not self.training:
             scale = self.weight * torch.rsqrt(self.running_var + self.eps)
             return torch.addcmul(self.bias - self.running_mean * scale, x, scale)
-        normalised, mean, rstd = torch.ops.aten.native_layer_norm(x, [x.shape[-1]], None, None, self.eps)
+        members, features, width = x.shape
+        grouped = x.view(members, features, groups, width // groups)
+        normalised, mean, rstd = torch.ops.aten.native_layer_norm(
+            grouped, [width // groups], None, None, self.eps
+        )
         if statistics is not None:
             statistics.append((mean, rstd))
-        return torch.addcmul(self.bias, normalised, self.weight)
+        return torch.addcmul(self.bias, normalised.view(members, features, width), self.weight)
 
 
 @torch.no_grad()
-def update_running_statistics(
-    norms: list[PopulationBatchNorm], statistics: list[tuple[Tensor, Tensor]], batch: int
-) -> None:
+def update_running_statistics(norms: list[PopulationBatchNorm], statistics: list, batch: int) -> None:
     """Move each layer's running mean and unbiased variance towards its batch values.
 
-    One ``_foreach`` call serves all layers, which keeps the update off the
+    With several batches in one pass, the target is their average statistics.
+    ``_foreach`` calls serve all layers at once, which keeps the update off the
     per-call overhead that dominates small populations.
     """
-    means = [mean for mean, _ in statistics]
+    means = [mean.mean(dim=2) for mean, _ in statistics]
     variances = torch._foreach_pow([rstd for _, rstd in statistics], -2)
     torch._foreach_sub_(variances, norms[0].eps)
+    variances = [variance.mean(dim=2) for variance in variances]
     torch._foreach_mul_(variances, batch / (batch - 1))
     torch._foreach_lerp_([n.running_mean for n in norms], means, norms[0].momentum)
     torch._foreach_lerp_([n.running_var for n in norms], variances, norms[0].momentum)
@@ -141,11 +150,13 @@ class Generator(nn.Module):
         self.norms = nn.ModuleList(PopulationBatchNorm(members, width) for _ in range(hidden_layers))
         self.output = PopulationLinear(members, width, 1)
 
-    def forward(self, z: Tensor, rng: torch.Generator | None = None) -> Tensor:
-        """Map inputs ``[members, 1, batch]`` to samples of the same shape.
+    def forward(self, z: Tensor, rng: torch.Generator | None = None, groups: int = 1) -> Tensor:
+        """Map inputs ``[members, 1, groups * batch]`` to samples of the same shape.
 
-        In training mode the dropout masks come from ``rng``, or from torch's
-        default generator for the input's device when it is None.
+        The last axis holds ``groups`` batches side by side, and batch norm
+        normalises each with its own statistics, so one pass does the work of
+        ``groups`` passes. In training mode the dropout masks come from
+        ``rng``, or from torch's default generator when it is None.
         """
         masks = None
         if self.training and self.dropout > 0:
@@ -161,11 +172,11 @@ class Generator(nn.Module):
         statistics = [] if self.training else None
         h = z
         for i, (linear, norm) in enumerate(zip(self.linears, self.norms)):
-            h = tanh(norm(linear(h), statistics))
+            h = tanh(norm(linear(h), statistics, groups))
             if masks is not None:
                 h = h * masks[i]
         if statistics:
-            update_running_statistics(list(self.norms), statistics, z.shape[-1])
+            update_running_statistics(list(self.norms), statistics, z.shape[-1] // groups)
         return self.output(h)
 
 

@@ -104,19 +104,24 @@ class Trainer:
         )
 
     def step(self, step: int) -> tuple[Tensor, Tensor]:
-        """Run one discriminator update and one generator update; return both losses per member."""
-        c, v = self.config, self.variant
-        shape = (c.members, 1, c.batch_size)
-        real = self.dataset.sample(shape, self.rng, self.device)
+        """Run one discriminator update and one generator update; return both losses per member.
 
-        with torch.no_grad():
-            fake = self.generator(self._generator_input(shape, self.rng), self.rng)
-        d_loss = v.discriminator_loss(*self._score_pair(real, fake))
+        The discriminator learns from a real batch and ``G(z1)``, then the
+        generator from ``D(G(z2))`` with a fresh ``z2``. The generator does not
+        change between the two updates, so one generator pass over ``[z1, z2]``
+        serves both.
+        """
+        c, v = self.config, self.variant
+        n = c.batch_size
+        real = self.dataset.sample((c.members, 1, n), self.rng, self.device)
+        fake = self.generator(self._generator_input((c.members, 1, 2 * n), self.rng), self.rng, groups=2)
+
+        d_loss = v.discriminator_loss(*self._score_pair(real, fake[..., :n].detach()))
         self.d_optimizer.zero_grad(set_to_none=True)
         d_loss.sum().backward()
         self.d_optimizer.step()
 
-        fake_scores = self.discriminator(self.generator(self._generator_input(shape, self.rng), self.rng))
+        fake_scores = self.discriminator(fake[..., n:])
         real_features = None
         if v.uses_real_features:
             with torch.no_grad():

@@ -2,8 +2,9 @@
 
 Every case times ganlab against a comparison (the plain PyTorch reference
 in ``reference.py``, or ganlab's own baseline) in the same pytest run. The
-rounds of the two sides alternate, so that load from other processes
-slows both alike and the ratio stays meaningful on a busy machine.
+rounds of the two sides alternate, so that a slow spell caused by other
+processes tends to hit both sides. A burst that hits one round only still
+skews that round, and the medians limit how far it moves the ratio.
 
 Environment variables:
 
@@ -36,7 +37,7 @@ ROWS_KEY = pytest.StashKey[list[SpeedRow]]()
 
 
 @pytest.fixture(scope="session", autouse=True)
-def bench_threads():
+def torch_threads():
     """Set torch's CPU thread count from ``GANLAB_BENCH_THREADS`` for the session, then restore it."""
     before = torch.get_num_threads()
     torch.set_num_threads(env_int("GANLAB_BENCH_THREADS", before))
