@@ -143,7 +143,13 @@ def comparison_figures(folder: Path, runs: dict, dataset) -> list[tuple[str, str
     written = []
 
     figure, axes = plt.subplots(
-        1, len(names), figsize=(5.2 * len(names), 4), sharex=True, sharey=True, squeeze=False
+        1,
+        len(names),
+        figsize=(5.6 * len(names), 4.2),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
     )
     for panel, name in zip(axes[0], names):
         run = runs[name]
@@ -192,7 +198,8 @@ def comparison_figures(folder: Path, runs: dict, dataset) -> list[tuple[str, str
                 panel.hlines(np.median(values), position - 0.25, position + 0.25, color="black")
         panel.axhline(1.0, color="gray", linestyle="--", linewidth=1)
         panel.set_xticks(range(len(names)), names, rotation=30, ha="right")
-        panel.set_title(key.replace("_", " "))
+        side, level = key.split("_")[1:3]
+        panel.set_title(f"{side} {level.replace('pct', '%')} tail")
     axes[0].set_ylabel("generated tail share / true share")
     save(figure, folder / "tail_coverage.png")
     written.append(

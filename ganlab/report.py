@@ -102,7 +102,26 @@ def _nan_for_none(row: dict) -> dict:
     return {k: (math.nan if v is None else v) for k, v in row.items()}
 
 
-def build_report(folder: Path, dataset, header_lines: list[str] | None = None) -> Path:
+def header_lines(plan: dict) -> list[str]:
+    """Describe what a comparison trained, from its comparison.json."""
+    c = plan["config"]
+    lines = [
+        f"Variants: {', '.join(plan['variants'])}. Each trained {c['members']} members (seed {c['seed']}) "
+        f"for {c['steps']:,} steps at batch size {c['batch_size']} on `{plan['dataset']['name']}`, "
+        f"device {c['device']}, {plan.get('threads', '?')} threads.",
+        "",
+    ]
+    if "command" in plan:
+        lines += [f"Command: `{' '.join(plan['command'])}`.", ""]
+    lines += [
+        f"Config hash {plan['config_hash']}; the full settings are in `comparison.json` and each run's "
+        "`config.json`. Each value is the mean ± SD over the members that did not diverge; n counts them "
+        "where some did.",
+    ]
+    return lines
+
+
+def build_report(folder: Path, dataset) -> Path:
     """Write report.md, metrics.csv, summary.json and the figures for a comparison folder."""
     folder = Path(folder)
     runs, failures = load_runs(folder)
@@ -131,7 +150,8 @@ def build_report(folder: Path, dataset, header_lines: list[str] | None = None) -
     )
 
     parts = [f"# ganlab comparison on {dataset.name}", ""]
-    parts += header_lines or []
+    if (folder / "comparison.json").exists():
+        parts += header_lines(read_json(folder / "comparison.json"))
     for family, columns in FAMILIES.items():
         parts += ["", f"## {family}", "", FAMILY_NOTES[family].format(threshold=threshold, units=units), ""]
         rows = []

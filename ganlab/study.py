@@ -293,16 +293,8 @@ def compare(
                 {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()},
             )
 
-    header = [
-        f"Variants: {', '.join(variants)}. Each trained {config.members} members (seed {config.seed}) "
-        f"for {config.steps:,} steps at batch size {config.batch_size} on `{dataset.name}`, "
-        f"device {config.device}, {torch.get_num_threads()} threads.",
-        "",
-        f"Command: `{' '.join(['ganlab', *sys.argv[1:]])}`. Config hash {config.digest()}; "
-        "the full settings are in `comparison.json` and each run's `config.json`.",
-        "",
-        "Each value is the mean ± SD over the members that did not diverge; n counts them where some did.",
-    ]
-    report = build_report(folder, dataset, header)
+    plan["command"] = ["ganlab", *sys.argv[1:]]
+    plan["threads"] = torch.get_num_threads()
+    write_json(plan_path, plan)
     write_json(folder / "manifest.json", manifest(config, started))
-    return report
+    return build_report(folder, dataset)

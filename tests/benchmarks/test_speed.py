@@ -30,14 +30,13 @@ SCALING_STEPS = env_int("GANLAB_BENCH_SCALING_STEPS", 200)
 POPULATIONS = (1, 8, 64, 256)
 BATCH_SIZE = 200
 
-# Target ratios (ganlab time / comparison time).
-# NOTE: no project document sets speed targets. These are proposals: a
-# single member no slower than plain PyTorch, eight members at least four
-# times faster than eight plain runs, and a technique at most twice the
-# baseline's cost per step.
-ONE_MEMBER_TARGET = 1.0
-EIGHT_MEMBERS_TARGET = 0.25
-SCALING_TARGET = 1.0  # baseline only, the one variant that the reference implements
+# The project's speed goals, as ratios (ganlab time / comparison time):
+# one member 1.5 times faster than plain PyTorch, eight members 8 times
+# faster than eight plain runs one after another, and a technique at most
+# twice the baseline's cost per step. The population cases report
+# member-steps per second, whose goal is at least 10,000 at 64 members.
+ONE_MEMBER_TARGET = round(1 / 1.5, 2)
+EIGHT_MEMBERS_TARGET = 1 / 8
 TECHNIQUE_TARGET = 2.0
 
 
@@ -130,7 +129,7 @@ def test_population_scaling(compare, variant, members):
         comparison=reference_rounds(1),
         comparison_label=f"reference, 1 seed x {members}",
         comparison_factor=members,
-        target=SCALING_TARGET if variant == "baseline" else None,
+        target=None,
     )
 
 
