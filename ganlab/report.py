@@ -81,7 +81,7 @@ def load_runs(folder: Path) -> tuple[dict, dict]:
         if name not in by_name or not (by_name[name] / "metrics.json").exists():
             continue
         path = by_name[name]
-        document = read_json(path / "metrics.json")
+        document = {**read_json(path / "metrics.json"), "cost": read_json(path / "cost.json")}
         arrays = np.load(path / "boundary.npz")
         with open(path / "samples.csv", newline="") as file:
             samples = np.array([[float(v) for v in row] for row in list(csv.reader(file))[1:]]).T

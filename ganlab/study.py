@@ -26,10 +26,9 @@ from ganlab.config import TrainConfig
 from ganlab.data import Dataset, load_file
 from ganlab.io import read_json, write_bytes, write_csv, write_json
 from ganlab.metrics import MEMBER_METRICS
+from ganlab.networks import save_networks
 from ganlab.registry import DATASETS, UnknownNameError, create_variant, variant_class
 from ganlab.trainer import Trainer, TrainResult
-
-NETWORKS_FORMAT = 1
 
 
 def resolve_dataset(name: str, column: str | None = None, batch_size: int = 2) -> Dataset:
@@ -128,25 +127,14 @@ def manifest(config: TrainConfig, started: datetime) -> dict:
     }
 
 
-def save_networks(path: Path, result: TrainResult, dataset: Dataset) -> None:
-    """Save both networks with their config and a format version, atomically."""
-    payload = {
-        "format": NETWORKS_FORMAT,
-        "ganlab": ganlab.__version__,
-        "config": result.config.to_dict(),
-        "dataset": dataset.describe(),
-        "generator": result.generator,
-        "discriminator": result.discriminator,
-    }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    write_bytes(path, buffer.getvalue())
-
-
 def write_run(
     folder: Path, result: TrainResult, dataset: Dataset, rows: list[dict], started: datetime
 ) -> dict:
-    """Write every file of a run folder and return its metrics document."""
+    """Write every file of a run folder; return its metrics document with the cost added.
+
+    metrics.json holds only what the seed determines, so the same command
+    gives the same file; the wall-clock cost goes to cost.json.
+    """
     config = result.config
     members = range(config.members)
     document = {
@@ -154,11 +142,11 @@ def write_run(
         "dataset": dataset.describe(),
         "members": rows,
         "summary": summarize(rows),
-        "cost": cost(result),
         "threshold": config.boundary_threshold,
     }
     write_json(folder / "config.json", {"config": config.to_dict(), "dataset": dataset.describe()})
     write_json(folder / "metrics.json", document)
+    write_json(folder / "cost.json", cost(result))
     write_csv(
         folder / "history.csv",
         ["step", "member", "learning_rate", "d_loss", "g_loss", "boundary_deviation"],
@@ -184,10 +172,10 @@ def write_run(
         boundary_history=result.boundary_history.astype(np.float32),
     )
     write_bytes(folder / "boundary.npz", buffer.getvalue())
-    save_networks(folder / "networks.pt", result, dataset)
+    save_networks(folder / "networks.pt", config, dataset, result.generator, result.discriminator)
     plots.run_figures(folder, result, dataset, rows)
     write_json(folder / "manifest.json", manifest(config, started))
-    return document
+    return {**document, "cost": read_json(folder / "cost.json")}
 
 
 def prepare_folder(folder: Path, overwrite: bool) -> None:
@@ -221,11 +209,6 @@ def run_variant(
     document = write_run(partial, result, dataset, rows, started)
     _publish(partial, folder)
     return document
-
-
-def load_run(folder: Path) -> dict:
-    """Read a finished run folder's metrics document."""
-    return read_json(folder / "metrics.json")
 
 
 def options_for(name: str, options: dict) -> dict:
