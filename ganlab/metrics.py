@@ -1,4 +1,4 @@
-"""Metrics that answer the article's questions, as pure functions of arrays.
+"""Metrics for the article's questions, as pure functions of arrays.
 
 Nothing here touches torch, so every function can be checked against a
 known answer: analytic quantiles, a point mass, identical samples.

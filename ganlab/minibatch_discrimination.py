@@ -21,7 +21,7 @@ from torch import Tensor, nn
 class MinibatchDiscrimination(nn.Module):
     """Features ``[members, F, groups * n]`` to similarities ``[members, B, groups * n]``.
 
-    The last axis holds ``groups`` batches of ``n`` samples side by side, and
+    The last axis contains ``groups`` batches of ``n`` samples side by side, and
     each sample is compared only with the rest of its own batch.
     """
 

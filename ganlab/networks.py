@@ -1,6 +1,6 @@
 """Saving and loading trained networks safely.
 
-A ``networks.pt`` file holds plain tensors, numbers and strings only, so it
+A ``networks.pt`` file contains plain tensors, numbers and strings only, so it
 loads with ``torch.load(..., weights_only=True)``, which never runs code
 from the file. It carries a format version, the resolved config, and what
 a trained model needs of its data: the standardisation, the training range

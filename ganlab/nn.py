@@ -102,7 +102,7 @@ class PopulationBatchNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(members, features, 1))
 
     def forward(self, x: Tensor, statistics: list | None = None, groups: int = 1) -> Tensor:
-        """Normalise ``x``, whose last axis holds ``groups`` batches side by side.
+        """Normalise ``x``, whose last axis contains ``groups`` batches side by side.
 
         Each batch takes its own statistics. In training mode the layer appends
         its (mean, rstd), shaped ``[members, features, groups, 1]``, to
@@ -153,7 +153,7 @@ class Generator(nn.Module):
     def forward(self, z: Tensor, rng: torch.Generator | None = None, groups: int = 1) -> Tensor:
         """Map inputs ``[members, 1, groups * batch]`` to samples of the same shape.
 
-        The last axis holds ``groups`` batches side by side, and batch norm
+        The last axis contains ``groups`` batches side by side, and batch norm
         normalises each with its own statistics, so one pass does the work of
         ``groups`` passes. In training mode the dropout masks come from
         ``rng``, or from torch's default generator when it is None.

@@ -3,8 +3,8 @@
 All members of a variant train together as a population: one forward and
 one backward pass per network per step serve every member, and each
 member's loss is summed so that its gradient stays its own. The loop
-records losses and the decision boundary every ``eval_every`` steps; between
-those points it never waits on the device.
+records losses and the decision boundary every ``eval_every`` steps. Between
+those points it makes no call that waits for the device.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ganlab.variant import Variant
 
 @dataclass
 class TrainResult:
-    """What one population run produced, in data units where units apply."""
+    """Outputs of one population run, in data units where units apply."""
 
     config: TrainConfig
     steps: np.ndarray  # [evaluations] step numbers of the records below

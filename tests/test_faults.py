@@ -23,7 +23,10 @@ BUDGET = ["--steps", "3000", "--members", "2", "--batch-size", "32", "--set", "e
 
 def start_compare(out, *extra):
     command = [sys.executable, "-m", "ganlab.cli", "compare", *VARIANTS, *BUDGET, "--out", str(out), *extra]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Started outside the source tree, so that the installed package is the one imported.
+    return subprocess.Popen(
+        command, cwd=out.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_for(path, process, timeout=120.0):

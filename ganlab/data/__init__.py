@@ -1,7 +1,7 @@
 """Datasets: what a GAN learns, and the truth its metrics compare against.
 
 A dataset samples training batches in standardised units (``(x - mean) / sd``)
-and knows its quantiles, CDF and density in data units. The quantiles and
+and provides its quantiles, CDF and density in data units. The quantiles and
 CDF are analytic where the distribution is known and empirical otherwise.
 """
 

@@ -30,11 +30,11 @@ SCALING_STEPS = env_int("GANLAB_BENCH_SCALING_STEPS", 200)
 POPULATIONS = (1, 8, 64, 256)
 BATCH_SIZE = 200
 
-# The project's speed goals, as ratios (ganlab time / comparison time):
-# one member 1.5 times faster than plain PyTorch, eight members 8 times
-# faster than eight plain runs one after another, and a technique at most
-# twice the baseline's cost per step. The population cases report
-# member-steps per second, whose goal is at least 10,000 at 64 members.
+# The project's speed goals, as ratios of ganlab time to comparison time.
+# One member should run 1.5 times faster than plain PyTorch. Eight members
+# should run 8 times faster than eight plain runs one after another. A
+# technique should cost at most twice the baseline per step. The population
+# cases report member-steps per second, with a goal of 10,000 at 64 members.
 ONE_MEMBER_TARGET = round(1 / 1.5, 2)
 EIGHT_MEMBERS_TARGET = 1 / 8
 TECHNIQUE_TARGET = 2.0
