@@ -18,16 +18,19 @@ TAIL_KEYS = ("tail_lower_1pct", "tail_upper_1pct", "tail_lower_5pct", "tail_uppe
 
 
 def best_tail_member(run_folder: Path) -> int:
-    """Return the member whose four tail coverages lie closest to 1 in total, from metrics.json."""
+    """Return the member whose four tail coverages lie closest to 1 in total, from metrics.json.
+
+    Ties, common when no member reaches the tails, go to the lowest 1-Wasserstein distance.
+    """
     rows = read_json(Path(run_folder) / "metrics.json")["members"]
     scored = [
-        (sum(abs(row[key] - 1.0) for key in TAIL_KEYS), row["member"])
+        (sum(abs(row[key] - 1.0) for key in TAIL_KEYS), row["w1"], row["member"])
         for row in rows
         if not row["diverged"] and all(row[key] is not None for key in TAIL_KEYS)
     ]
     if not scored:
         raise ValueError(f"every member of {run_folder} diverged, so none can be used.")
-    return min(scored)[1]
+    return min(scored)[2]
 
 
 def _check_member(networks: TrainedNetworks, member: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import matplotlib
@@ -172,11 +173,12 @@ def comparison_figures(folder: Path, runs: dict, dataset) -> list[tuple[str, str
     )
 
     figure, axes = plt.subplots(figsize=(7, 4))
-    for name in names:
+    # Distinct dashes keep a curve visible where another lies on top of it.
+    for name, dashes in zip(names, itertools.cycle(["-", "--", ":", "-."])):
         run = runs[name]
         median = np.nanmedian(run["deviation"], axis=1)
         low, high = np.nanpercentile(run["deviation"], [25, 75], axis=1)
-        (line,) = axes.plot(run["steps"], median, linewidth=1.8, label=name)
+        (line,) = axes.plot(run["steps"], median, linewidth=1.8, linestyle=dashes, label=name)
         axes.fill_between(run["steps"], low, high, color=line.get_color(), alpha=0.2)
     axes.set_xlabel("step")
     axes.set_ylabel("weighted mean |D(x) - 0.5|")

@@ -105,9 +105,10 @@ def _nan_for_none(row: dict) -> dict:
 def header_lines(plan: dict) -> list[str]:
     """Describe what a comparison trained, from its comparison.json."""
     c = plan["config"]
+    data = f"`{plan['dataset']['name']}`" + (f", column `{c['column']}`" if c.get("column") else "")
     lines = [
         f"Variants: {', '.join(plan['variants'])}. Each trained {c['members']} members (seed {c['seed']}) "
-        f"for {c['steps']:,} steps at batch size {c['batch_size']} on `{plan['dataset']['name']}`, "
+        f"for {c['steps']:,} steps at batch size {c['batch_size']} on {data}, "
         f"device {c['device']}, {plan.get('threads', '?')} threads.",
         "",
     ]
@@ -194,8 +195,8 @@ def build_report(folder: Path, dataset) -> Path:
     parts += [
         "## Raw numbers",
         "",
-        "`metrics.csv` holds one row per member and metric; `summary.json` the summaries and costs; "
-        "`runs/VARIANT/` each variant's run folder with its history, samples and networks.",
+        "`metrics.csv` contains one row per member with every metric, `summary.json` the summaries and "
+        "costs, and `runs/VARIANT/` each variant's run folder with its history, samples and networks.",
         "",
     ]
     path = folder / "report.md"

@@ -174,3 +174,13 @@ def test_compare_writes_report(tmp_path):
 def test_compare_unknown_variant(tmp_path):
     result = invoke("compare", "--variants", "baseline,minibatch", "--out", str(tmp_path / "x"))
     assert_usage_error(result, "'minibatch'", "Did you mean 'minibatch-discrimination'")
+
+
+def test_variant_option_names_owner(tmp_path):
+    result = invoke("run", "--set", "kernels=8", "--out", str(tmp_path / "x"))
+    assert_usage_error(result, "'kernels' is an option of minibatch-discrimination", "--variant")
+
+
+def test_column_with_builtin_dataset(tmp_path):
+    result = invoke("run", "--column", "height", "--out", str(tmp_path / "x"))
+    assert_usage_error(result, "--column 'height' applies to CSV files")

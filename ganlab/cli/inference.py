@@ -31,7 +31,10 @@ def _member(run_dir: Path, member: int | None) -> int:
         ) from None
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="RUN_DIR") from None
-    click.echo(f"Using member {chosen}, the one with the best tail coverage (choose another with --member).")
+    click.echo(
+        f"Using member {chosen}: the best tail coverage, ties broken by the lowest W1 "
+        "(choose another with --member)."
+    )
     return chosen
 
 
@@ -50,7 +53,12 @@ MEMBER = click.option(
     default=None,
     help="Member to use  [default: the best tail coverage].",
 )
-SEED = click.option("--seed", type=int, default=0, show_default=True, help="Random seed for the draws.")
+
+
+def seed_option(purpose: str):
+    return click.option("--seed", type=int, default=0, show_default=True, help=f"Random seed for {purpose}.")
+
+
 OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
 
 
@@ -61,7 +69,7 @@ OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace the output f
     "-o", "output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV to write."
 )
 @MEMBER
-@SEED
+@seed_option("the generator inputs")
 @OVERWRITE
 def sample(run_dir, count, output, member, seed, overwrite):
     """Draw synthetic values in data units from a trained generator in RUN_DIR."""
@@ -89,7 +97,7 @@ def sample(run_dir, count, output, member, seed, overwrite):
     "-o", "output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV to write."
 )
 @MEMBER
-@SEED
+@seed_option("the real batch that a minibatch-discrimination discriminator compares with")
 @OVERWRITE
 def score(run_dir, input_file, column, output, member, seed, overwrite):
     """Score each value of INPUT.csv with a trained discriminator in RUN_DIR.
@@ -115,6 +123,13 @@ def score(run_dir, input_file, column, output, member, seed, overwrite):
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--member") from None
     ranks = anomaly_ranks(probabilities)
+    spread = float(probabilities.max() - probabilities.min())
+    if spread < 0.01:
+        click.echo(
+            f"Warning: the probabilities span only {spread:.4f}, so this discriminator barely tells "
+            "the values apart and the ranking carries little information.",
+            err=True,
+        )
     low, high = networks.training_range
     outside = (values < low) | (values > high)
     write_csv(

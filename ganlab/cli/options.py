@@ -13,7 +13,7 @@ import torch
 
 from ganlab.config import TrainConfig
 from ganlab.data import DataFileError
-from ganlab.registry import DATASET_SUMMARIES, UnknownNameError, variant_class
+from ganlab.registry import DATASET_SUMMARIES, UnknownNameError, list_variants, variant_class
 
 # Settings that have options of their own, so --set does not take them.
 OWN_OPTIONS = {
@@ -74,6 +74,13 @@ def parse_settings(pairs: tuple[str, ...], variants: list[str]) -> tuple[dict, d
         elif key in options:
             variant[key] = convert_setting(key, text, options[key])
         else:
+            owners = [name for name in list_variants() if key in variant_option_defaults([name])]
+            if owners:
+                raise click.BadParameter(
+                    f"{key!r} is an option of {', '.join(owners)}, which this command does not train; "
+                    f"add --variant {owners[0]} (run) or --variants {owners[0]} (compare).",
+                    param_hint="--set",
+                )
             known = ", ".join(sorted(settings) + sorted(options))
             raise click.BadParameter(f"unknown setting {key!r}; settable: {known}.", param_hint="--set")
     return config, variant
@@ -149,7 +156,9 @@ def shared_options(function):
             default=None,
             help="Output folder  [default: ganlab-output/<command>-<names>-<time>].",
         ),
-        click.option("--overwrite", is_flag=True, help="Replace the output folder if it exists."),
+        click.option(
+            "--overwrite", is_flag=True, help="Replace the output folder, and everything in it, if it exists."
+        ),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), function)
 
@@ -180,7 +189,14 @@ def load_dataset(name: str, column: str | None, batch_size: int):
 
 
 def make_config(variant: str, dataset_name: str, settings: dict, **values) -> TrainConfig:
+    """Build and validate the run's config, turning an invalid value into a usage error."""
     check_device(values["device"])
+    if values.get("column") is not None and dataset_name in DATASET_SUMMARIES:
+        raise click.BadParameter(
+            f"--column {values['column']!r} applies to CSV files, and {dataset_name!r} is a built-in "
+            "dataset; drop --column.",
+            param_hint="--column",
+        )
     try:
         config = TrainConfig(variant=variant, dataset=dataset_name, **values, **settings)
         config.validate()
@@ -205,6 +221,11 @@ def out_folder(out: Path | None, command: str, label: str, overwrite: bool, resu
 
 def dataset_label(name: str) -> str:
     return Path(name).stem if name not in DATASET_SUMMARIES else name
+
+
+def plural(count: int, noun: str) -> str:
+    """Return e.g. "1 member" or "8 members"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 class Progress:
@@ -256,7 +277,7 @@ def print_run_summary(document: dict) -> None:
         (
             "wall clock",
             f"{cost['seconds']:.1f} s, {cost['member_steps_per_second']:,.0f} member-steps/s "
-            f"({cost['device']}, {cost['threads']} threads)",
+            f"({cost['device']}, {plural(cost['threads'], 'thread')})",
         ),
     ]
     width = max(len(name) for name, _ in rows)

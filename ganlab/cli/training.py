@@ -16,6 +16,7 @@ from ganlab.cli.options import (
     make_config,
     out_folder,
     parse_settings,
+    plural,
     print_run_summary,
     settable,
     shared_options,
@@ -71,7 +72,7 @@ def run(
     data = load_dataset(dataset, column, batch_size)
     folder = out_folder(out, "run", f"{variant}-{dataset_label(dataset)}", overwrite)
     apply_threads(threads)
-    progress = Progress(f"{variant} ({members} members)", steps)
+    progress = Progress(f"{variant} ({plural(members, 'member')})", steps)
     try:
         document = run_variant(config, data, folder, progress, options)
     except ValueError as error:
@@ -158,7 +159,7 @@ def compare(
     bars: list[Progress] = []
 
     def progress_factory(name: str) -> Progress:
-        bars.append(Progress(f"{name:<26} ({members} members)", steps))
+        bars.append(Progress(f"{name:<26} ({plural(members, 'member')})", steps))
         return bars[-1]
 
     try:

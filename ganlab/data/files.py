@@ -29,7 +29,7 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise DataFileError(f"{path} not found; check the path passed to --dataset.") from None
+        raise DataFileError(f"{path} not found; check the path.") from None
     except IsADirectoryError:
         raise DataFileError(f"{path} is a folder; pass a CSV file to --dataset.") from None
     except PermissionError:
