@@ -70,7 +70,7 @@ def test_missing_file_message(tmp_path):
 
     assert "nowhere.csv" in message
     assert "not found" in message
-    assert "--dataset" in message
+    assert "check the path" in message
 
 
 def test_empty_file_message(tmp_path):
