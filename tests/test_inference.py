@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 
+import ganlab.data
 from ganlab.cli import main
 from ganlab.inference import anomaly_ranks, sample
 from ganlab.networks import load_networks
@@ -25,6 +27,9 @@ QUICK = [
     "--set",
     "eval_samples=400",
 ]
+
+
+GALTON_FILE = Path(ganlab.data.__file__).with_name("galton_sons.csv")
 
 
 def invoke(*args):
@@ -95,8 +100,7 @@ def test_anomaly_ranks_lowest_first():
 
 def test_score_on_galton_values(run_dir, tmp_path):
     out = tmp_path / "galton_scores.csv"
-    galton = "ganlab/data/galton_sons.csv"
-    result = invoke("score", run_dir, galton, "--column", "height", "-o", out)
+    result = invoke("score", run_dir, GALTON_FILE, "--column", "height", "-o", out)
     assert result.exit_code == 0, result.output
     assert len(read_rows(out)) == 481
 
@@ -143,3 +147,22 @@ def test_existing_output_needs_overwrite(run_dir, tmp_path):
     result = invoke("sample", run_dir, "-n", 5, "-o", out)
     assert result.exit_code == 2
     assert out.read_text() == "mine\n"
+
+
+def test_sample_and_score_galton_run(tmp_path):
+    run = tmp_path / "galton_run"
+    result = invoke("run", "--dataset", "galton", *QUICK, "--out", run)
+    assert result.exit_code == 0, result.output
+
+    synthetic = tmp_path / "synthetic.csv"
+    assert invoke("sample", run, "-n", 100, "-o", synthetic).exit_code == 0
+    values = np.array([float(row["value"]) for row in read_rows(synthetic)])
+    assert values.size == 100
+
+    scores = tmp_path / "scores.csv"
+    result = invoke("score", run, GALTON_FILE, "--column", "height", "-o", scores)
+    assert result.exit_code == 0, result.output
+    rows = read_rows(scores)
+    # Every son's height lies inside the range the galton model was trained on.
+    assert {row["outside_training_range"] for row in rows} == {"false"}
+    assert len(rows) == 481

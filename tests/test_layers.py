@@ -10,10 +10,12 @@ import math
 
 import pytest
 import torch
+from ganlab.variants.feature_matching import FeatureMatching
 from torch.nn import functional as F
 
 from ganlab.config import TrainConfig
 from ganlab.data import heights
+from ganlab.minibatch_discrimination import MinibatchDiscrimination, line_similarity
 from ganlab.nn import (
     Discriminator,
     DiscriminatorOutput,
@@ -26,8 +28,6 @@ from ganlab.nn import (
 )
 from ganlab.registry import create_variant
 from ganlab.trainer import Trainer
-from ganlab.variants.feature_matching import FeatureMatching
-from ganlab.minibatch_discrimination import MinibatchDiscrimination, line_similarity
 
 # PopulationLinear.
 
