@@ -68,7 +68,10 @@ def test_batch_norm_training_matches_torch():
     torch.manual_seed(1)
     layer, references = make_batch_norm_pair(members=3, features=4)
     # Each member's batch gets its own location and scale.
-    x = torch.randn(3, 4, 16) * torch.tensor([1.0, 5.0, 0.2])[:, None, None] + torch.tensor([0.0, 3.0, -2.0])[:, None, None]
+    x = (
+        torch.randn(3, 4, 16) * torch.tensor([1.0, 5.0, 0.2])[:, None, None]
+        + torch.tensor([0.0, 3.0, -2.0])[:, None, None]
+    )
 
     y = layer(x)
 
@@ -114,7 +117,8 @@ def test_batch_norm_evaluation_uses_running():
 
 
 def test_batch_norm_evaluation_single_sample():
-    # In evaluation mode one sample needs no batch statistics: y = gamma * (x - mean) / sqrt(var + eps) + beta.
+    # In evaluation mode one sample needs no batch statistics:
+    # y = gamma * (x - mean) / sqrt(var + eps) + beta.
     layer = PopulationBatchNorm(members=1, features=1)
     with torch.no_grad():
         layer.weight.fill_(2.0)
@@ -164,8 +168,12 @@ def test_generator_training_matches_reference():
     for m, (expected, norms) in enumerate(references):
         torch.testing.assert_close(x[m], expected, rtol=1e-5, atol=1e-5)
         for layer, reference in zip(generator.norms, norms):
-            torch.testing.assert_close(layer.running_mean[m, :, 0], reference.running_mean, rtol=1e-5, atol=1e-6)
-            torch.testing.assert_close(layer.running_var[m, :, 0], reference.running_var, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(
+                layer.running_mean[m, :, 0], reference.running_mean, rtol=1e-5, atol=1e-6
+            )
+            torch.testing.assert_close(
+                layer.running_var[m, :, 0], reference.running_var, rtol=1e-5, atol=1e-6
+            )
 
 
 def test_generator_evaluation_matches_reference():
@@ -361,7 +369,9 @@ exp = math.exp
 
 
 def minibatch_layer(kernel_dim, T):
-    layer = MinibatchDiscrimination(members=1, in_features=2, kernels=2, kernel_dim=kernel_dim, init_scale=1.0)
+    layer = MinibatchDiscrimination(
+        members=1, in_features=2, kernels=2, kernel_dim=kernel_dim, init_scale=1.0
+    )
     with torch.no_grad():
         layer.T.copy_(torch.tensor([T]))
     return layer
@@ -440,7 +450,9 @@ def test_minibatch_reference_kernel_dim_two():
 def test_minibatch_identical_samples():
     # A collapsed batch of n equal samples scores n - 1 on every kernel.
     for kernel_dim in (1, 2):
-        layer = MinibatchDiscrimination(members=2, in_features=2, kernels=3, kernel_dim=kernel_dim, init_scale=1.0)
+        layer = MinibatchDiscrimination(
+            members=2, in_features=2, kernels=3, kernel_dim=kernel_dim, init_scale=1.0
+        )
         features = torch.ones(2, 2, 6)
 
         similarity = layer(features)
@@ -450,7 +462,10 @@ def test_minibatch_identical_samples():
 
 def test_minibatch_groups_kept_apart():
     # Two copies of the three samples side by side as two groups score as each copy alone.
-    for kernel_dim, T in ((1, [[1.0, 0.0], [0.5, -1.0]]), (2, [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, -1.0]])):
+    for kernel_dim, T in (
+        (1, [[1.0, 0.0], [0.5, -1.0]]),
+        (2, [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, -1.0]]),
+    ):
         layer = minibatch_layer(kernel_dim, T)
         alone = layer(FEATURES)
 
