@@ -48,6 +48,8 @@ class TrainConfig:
     boundary_grid: int = 200
     boundary_threshold: float = 0.05
     eval_samples: int = 10_000
+    # Samples of member 0 kept at every evaluation for the training animation; 0 keeps none.
+    snapshot_samples: int = 0
 
     variant_options: dict = field(default_factory=dict)
 
@@ -62,6 +64,8 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ValueError, naming the setting, for values no run can use."""
         positive = ("steps", "batch_size", "members", "eval_every", "boundary_grid", "eval_samples")
+        if self.snapshot_samples < 0:
+            raise ValueError(f"snapshot_samples must be 0 or more, got {self.snapshot_samples}.")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")

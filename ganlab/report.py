@@ -16,6 +16,8 @@ import numpy as np
 from ganlab import plots
 from ganlab.io import read_json, write_csv, write_json, write_text
 from ganlab.metrics import MEMBER_METRICS
+from ganlab.render import render_html, render_markdown
+from ganlab.statistics import bootstrap_interval, error_from_target, holm, mann_whitney, verdict
 
 # Metric key: (column label, number format). Families in report order.
 FAMILIES = {
@@ -55,12 +57,6 @@ def format_summary(entry: dict, spec: str) -> str:
     if entry["n"] < entry["members"]:
         text += f" (n={entry['n']})"
     return text
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def load_runs(folder: Path) -> tuple[dict, dict]:
@@ -122,13 +118,90 @@ def header_lines(plan: dict) -> list[str]:
     return lines
 
 
+def compare_members(runs: dict) -> dict:
+    """Test every variant against the baseline on every metric, Holm-corrected across the report.
+
+    Returns ``{metric: {variant: entry}}`` where an entry has the median,
+    mean, 95% bootstrap interval and member counts, and for non-baseline
+    variants the rank-biserial effect, the Holm-adjusted p-value and the
+    verdict. Diverged members are left out of every statistic and counted.
+    """
+    table: dict = {metric: {} for metric in MEMBER_METRICS}
+    tests = []
+    for metric in MEMBER_METRICS:
+        values = {}
+        for name, run in runs.items():
+            raw = np.array([row[metric] for row in run["rows"]], dtype=float)
+            finite = raw[np.isfinite(raw)]
+            values[name] = finite
+            low, high = bootstrap_interval(finite)
+            table[metric][name] = {
+                "n": int(finite.size),
+                "members": int(raw.size),
+                "diverged": sum(bool(row["diverged"]) for row in run["rows"]),
+                "median": float(np.median(finite)) if finite.size else float("nan"),
+                "mean": float(finite.mean()) if finite.size else float("nan"),
+                "ci_low": low,
+                "ci_high": high,
+            }
+        if "baseline" not in values:
+            continue
+        reference = error_from_target(metric, values["baseline"])
+        for name in runs:
+            if name != "baseline":
+                p, effect = mann_whitney(error_from_target(metric, values[name]), reference)
+                table[metric][name].update(p=p, effect=effect)
+                tests.append((metric, name))
+    adjusted = holm([table[metric][name]["p"] for metric, name in tests])
+    for (metric, name), p in zip(tests, adjusted):
+        entry = table[metric][name]
+        entry.update(p_holm=p, verdict=verdict(p, entry["effect"]))
+    return table
+
+
+def _statistics_table(statistics: dict, columns: dict) -> tuple[list[str], list[list[str]]]:
+    header = ["metric", "variant", "median", "mean [95% CI]", "effect", "Holm p", "against baseline"]
+    rows = []
+    for metric, (label, spec) in columns.items():
+        for name, entry in statistics[metric].items():
+            if entry["n"] == 0:
+                rows.append([label, name, "n/a", "n/a", "", "", ""])
+                continue
+            interval = f"{entry['mean']:{spec}} [{entry['ci_low']:{spec}}, {entry['ci_high']:{spec}}]"
+            if entry["n"] < entry["members"]:
+                interval += f" (n={entry['n']})"
+            tested = "verdict" in entry
+            rows.append(
+                [
+                    label,
+                    name,
+                    f"{entry['median']:{spec}}",
+                    interval,
+                    f"{entry['effect']:+.2f}" if tested else "",
+                    f"{entry['p_holm']:.3g}" if tested and math.isfinite(entry["p_holm"]) else "",
+                    entry.get("verdict", "(reference)" if name == "baseline" else ""),
+                ]
+            )
+    return header, rows
+
+
+STATISTICS_NOTE = (
+    "Median and mean over the members that did not diverge, with a 95% BCa bootstrap interval for the "
+    "mean. Against the baseline: a two-sided Mann-Whitney U test on each member's distance from the "
+    "ideal (1 for tail coverage and SD ratio, 0 otherwise), Holm-corrected across every test in this "
+    "report at 5%. The effect is the rank-biserial correlation: +1 when every member of the variant "
+    "is closer to the ideal than every baseline member, -1 for the reverse."
+)
+
+
 def build_report(folder: Path, dataset) -> Path:
-    """Write report.md, metrics.csv, summary.json and the figures for a comparison folder."""
+    """Write report.md, report.html, metrics.csv, summary.json and the figures for a comparison folder."""
     folder = Path(folder)
     runs, failures = load_runs(folder)
     names = list(runs)
     units = dataset.units or "data units"
     threshold = next(iter(runs.values()))["document"]["threshold"] if runs else None
+    statistics = compare_members(runs)
 
     write_csv(
         folder / "metrics.csv",
@@ -146,15 +219,16 @@ def build_report(folder: Path, dataset) -> Path:
                 name: {"summary": runs[name]["document"]["summary"], "cost": runs[name]["document"]["cost"]}
                 for name in names
             },
+            "statistics": statistics,
             "failed": failures,
         },
     )
 
-    parts = [f"# ganlab comparison on {dataset.name}", ""]
+    blocks: list[tuple] = [("h1", f"ganlab comparison on {dataset.name}")]
     if (folder / "comparison.json").exists():
-        parts += header_lines(read_json(folder / "comparison.json"))
+        blocks += [("p", line) for line in header_lines(read_json(folder / "comparison.json")) if line]
     for family, columns in FAMILIES.items():
-        parts += ["", f"## {family}", "", FAMILY_NOTES[family].format(threshold=threshold, units=units), ""]
+        blocks += [("h2", family), ("p", FAMILY_NOTES[family].format(threshold=threshold, units=units))]
         rows = []
         for name in names:
             summary = runs[name]["document"]["summary"]
@@ -162,13 +236,14 @@ def build_report(folder: Path, dataset) -> Path:
             members = len(runs[name]["rows"])
             cells = [format_summary(summary[key], spec) for key, (_, spec) in columns.items()]
             rows.append([name, *cells, f"{members - alive}/{members}"])
-        parts.append(_table(["variant", *(label for label, _ in columns.values()), "members trained"], rows))
-    parts += [
-        "",
-        "## Wall-clock cost",
-        "",
-        "Training loop time of the whole population, periodic evaluations included.",
-        "",
+        blocks.append(
+            ("table", ["variant", *(label for label, _ in columns.values()), "members trained"], rows)
+        )
+        blocks.append(("table", *_statistics_table(statistics, columns)))
+    blocks += [("p", STATISTICS_NOTE)]
+    blocks += [
+        ("h2", "Wall-clock cost"),
+        ("p", "Training loop time of the whole population, periodic evaluations included."),
     ]
     rows = []
     for name in names:
@@ -183,22 +258,27 @@ def build_report(folder: Path, dataset) -> Path:
                 str(c["threads"]),
             ]
         )
-    parts.append(_table(["variant", "seconds", "steps/s", "member-steps/s", "device", "threads"], rows))
+    blocks.append(("table", ["variant", "seconds", "steps/s", "member-steps/s", "device", "threads"], rows))
     if failures:
-        parts += ["", "## Failed variants", ""]
-        parts += [f"- `{name}`: {info['error']}" for name, info in failures.items()]
+        blocks += [
+            ("h2", "Failed variants"),
+            ("list", [f"{name}: {info['error']}" for name, info in failures.items()]),
+        ]
 
     if runs:
-        parts += ["", "## Figures", ""]
+        blocks.append(("h2", "Figures"))
         for file_name, caption in plots.comparison_figures(folder, runs, dataset):
-            parts += [f"![{caption}]({file_name})", "", caption, ""]
-    parts += [
-        "## Raw numbers",
-        "",
-        "`metrics.csv` contains one row per member with every metric, `summary.json` the summaries and "
-        "costs, and `runs/VARIANT/` each variant's run folder with its history, samples and networks.",
-        "",
+            blocks += [("image", file_name, caption), ("p", caption)]
+    blocks += [
+        ("h2", "Raw numbers"),
+        (
+            "p",
+            "`metrics.csv` contains one row per member with every metric, `summary.json` the summaries, "
+            "statistics and costs, and `runs/VARIANT/` each variant's run folder with its history, samples "
+            "and networks.",
+        ),
     ]
+    write_text(folder / "report.html", render_html(blocks, folder))
     path = folder / "report.md"
-    write_text(path, "\n".join(parts))
+    write_text(path, render_markdown(blocks))
     return path

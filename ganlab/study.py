@@ -170,8 +170,11 @@ def write_run(
         grid=result.grid,
         grid_weights=result.grid_weights,
         boundary_history=result.boundary_history.astype(np.float32),
+        snapshots=result.snapshots.astype(np.float32),
     )
     write_bytes(folder / "boundary.npz", buffer.getvalue())
+    if result.snapshots.size:
+        plots.training_animation(folder / "training.gif", result, dataset)
     save_networks(folder / "networks.pt", config, dataset, result.generator, result.discriminator)
     plots.run_figures(folder, result, dataset, rows)
     write_json(folder / "manifest.json", manifest(config, started))

@@ -37,6 +37,7 @@ class TrainResult:
     grid: np.ndarray  # [grid] points in data units
     grid_weights: np.ndarray  # [grid] real density on the grid, summing to 1
     samples: np.ndarray  # [members, eval_samples], generator in evaluation mode
+    snapshots: np.ndarray  # [evaluations, snapshot_samples], member 0 in evaluation mode
     diverged_at: np.ndarray  # [members] first recorded step with non-finite values, -1 if none
     seconds: float  # wall-clock time of the training loop, evaluations included
     device: str
@@ -71,6 +72,7 @@ class Trainer:
         # a run evaluates never changes what it trains.
         self.rng = torch.Generator(self.device).manual_seed(c.seed)
         self.eval_rng = torch.Generator(self.device).manual_seed(c.seed + 1_000_003)
+        self.snapshot_rng = torch.Generator(self.device).manual_seed(c.seed + 2_000_003)
         self.g_optimizer = torch.optim.SGD(self.generator.parameters(), lr=c.learning_rate, foreach=True)
         self.d_optimizer = torch.optim.SGD(self.discriminator.parameters(), lr=c.learning_rate, foreach=True)
         self.schedulers = [
@@ -152,11 +154,11 @@ class Trainer:
         return torch.sigmoid(logits[:, 0, :])
 
     @torch.no_grad()
-    def sample(self, count: int) -> Tensor:
+    def sample(self, count: int, rng: torch.Generator | None = None) -> Tensor:
         """Draw ``count`` samples per member in data units, generator in evaluation mode."""
         self.generator.eval()
         try:
-            z = self._generator_input((self.config.members, 1, count), self.eval_rng)
+            z = self._generator_input((self.config.members, 1, count), rng or self.eval_rng)
             x = self.generator(z)[:, 0, :]
         finally:
             self.generator.train()
@@ -166,7 +168,7 @@ class Trainer:
         """Train for ``config.steps`` steps; ``progress`` receives the steps done since its last call."""
         c = self.config
         members = c.members
-        steps, rates, d_losses, g_losses, boundaries = [], [], [], [], []
+        steps, rates, d_losses, g_losses, boundaries, snapshots = [], [], [], [], [], []
         alive = torch.ones(members, dtype=torch.bool, device=self.device)
         diverged_at = torch.full((members,), -1, dtype=torch.long, device=self.device)
         reported = 0
@@ -184,6 +186,8 @@ class Trainer:
             d_losses.append(d_loss)
             g_losses.append(g_loss)
             boundaries.append(boundary)
+            if c.snapshot_samples:
+                snapshots.append(self.sample(c.snapshot_samples, self.snapshot_rng)[0])
             if progress is not None:
                 progress(step - reported)
                 reported = step
@@ -205,6 +209,7 @@ class Trainer:
             grid=self.grid,
             grid_weights=self.grid_weights,
             samples=samples.cpu().numpy().astype(np.float64),
+            snapshots=torch.stack(snapshots).cpu().numpy() if snapshots else np.empty((0, 0)),
             diverged_at=diverged_at.cpu().numpy(),
             seconds=seconds,
             device=str(self.device),

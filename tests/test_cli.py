@@ -157,8 +157,13 @@ def test_compare_writes_report(tmp_path):
                     "## Wall-clock cost"):  # fmt: skip
         assert heading in report
     assert "| minibatch-discrimination |" in report
-    for figure in ("densities.png", "boundary_deviation.png", "tail_coverage.png"):
+    for figure in ("densities.png", "boundary_deviation.png", "tail_coverage.png", "qq.png"):
         assert (out / figure).exists()
+    assert "against baseline" in report
+    html = (out / "report.html").read_text()
+    assert html.count("<img src=\"data:image/png;base64,") == 4
+    assert "<table>" in html
+    assert "src=\"http" not in html
     with open(out / "metrics.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert len(rows) == 4
@@ -184,3 +189,14 @@ def test_variant_option_names_owner(tmp_path):
 def test_column_with_builtin_dataset(tmp_path):
     result = invoke("run", "--column", "height", "--out", str(tmp_path / "x"))
     assert_usage_error(result, "--column 'height' applies to CSV files")
+
+
+def test_animate_writes_gif(tmp_path):
+    out = tmp_path / "anim"
+    result = invoke("run", *QUICK, "--animate", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    from PIL import Image
+
+    with Image.open(out / "training.gif") as gif:
+        # One frame per evaluation: steps 20 and 40.
+        assert gif.n_frames == 2

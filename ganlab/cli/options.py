@@ -140,7 +140,7 @@ def shared_options(function):
             "--threads",
             type=click.IntRange(min=1),
             default=None,
-            help="CPU threads for torch  [default: torch's own choice].",
+            help="CPU threads for torch  [default: 1 below 64 members, else torch's own choice].",
         ),
         click.option(
             "--set",
@@ -155,6 +155,11 @@ def shared_options(function):
             type=click.Path(file_okay=False, path_type=Path),
             default=None,
             help="Output folder  [default: ganlab-output/<command>-<names>-<time>].",
+        ),
+        click.option(
+            "--animate",
+            is_flag=True,
+            help="Also write training.gif in each run folder: member 0's densities and D(x) over training.",
         ),
         click.option(
             "--overwrite", is_flag=True, help="Replace the output folder, and everything in it, if it exists."
@@ -286,6 +291,14 @@ def print_run_summary(document: dict) -> None:
         click.echo(f"  {name:<{width}}  {value}")
 
 
-def apply_threads(threads: int | None) -> None:
+# Below this many members one thread is faster: each torch call is too small to split, and a
+# second thread stalls whenever another process holds its core (measured in docs/benchmarks.md).
+SINGLE_THREAD_BELOW_MEMBERS = 64
+
+
+def apply_threads(threads: int | None, members: int) -> None:
+    """Set torch's CPU threads: the requested count, else 1 for populations below 64 members."""
     if threads is not None:
         torch.set_num_threads(threads)
+    elif members < SINGLE_THREAD_BELOW_MEMBERS:
+        torch.set_num_threads(1)

@@ -23,6 +23,9 @@ from ganlab.cli.options import (
 )
 from ganlab.registry import DATASET_SUMMARIES, UnknownNameError, create_variant, list_variants, variant_class
 
+# Generated samples kept per evaluation for --animate.
+ANIMATION_SAMPLES = 2000
+
 
 @click.command("list")
 def list_command():
@@ -48,7 +51,19 @@ def list_command():
 )
 @shared_options
 def run(
-    variant, dataset, column, steps, batch_size, members, seed, device, threads, settings, out, overwrite
+    variant,
+    dataset,
+    column,
+    steps,
+    batch_size,
+    members,
+    seed,
+    device,
+    threads,
+    settings,
+    out,
+    animate,
+    overwrite,
 ):
     """Train one variant and write its run folder."""
     from ganlab.study import run_variant
@@ -58,6 +73,8 @@ def run(
     except UnknownNameError as error:
         raise click.BadParameter(str(error), param_hint="--variant") from None
     config_settings, options = parse_settings(settings, [variant])
+    if animate:
+        config_settings.setdefault("snapshot_samples", ANIMATION_SAMPLES)
     config = make_config(
         variant,
         dataset,
@@ -71,7 +88,7 @@ def run(
     )
     data = load_dataset(dataset, column, batch_size)
     folder = out_folder(out, "run", f"{variant}-{dataset_label(dataset)}", overwrite)
-    apply_threads(threads)
+    apply_threads(threads, members)
     progress = Progress(f"{variant} ({plural(members, 'member')})", steps)
     try:
         document = run_variant(config, data, folder, progress, options)
@@ -115,6 +132,7 @@ def compare(
     threads,
     settings,
     out,
+    animate,
     overwrite,
 ):
     """Train every variant on identical data, seeds and budget, and write a report."""
@@ -134,6 +152,8 @@ def compare(
     if len(set(names)) != len(names):
         raise click.BadParameter(f"{variants!r} names a variant twice.", param_hint="--variants")
     config_settings, options = parse_settings(settings, names)
+    if animate:
+        config_settings.setdefault("snapshot_samples", ANIMATION_SAMPLES)
     for name in names:
         try:
             create_variant(name, **options_for(name, options))
@@ -155,7 +175,7 @@ def compare(
     if resume is not None and out is not None and Path(out) != resume:
         raise click.UsageError("pass either --out or --resume DIR, not both.")
     folder = resume or out_folder(out, "compare", dataset_label(dataset), overwrite)
-    apply_threads(threads)
+    apply_threads(threads, members)
     bars: list[Progress] = []
 
     def progress_factory(name: str) -> Progress:
