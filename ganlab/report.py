@@ -105,7 +105,7 @@ def header_lines(plan: dict) -> list[str]:
     lines = [
         f"Variants: {', '.join(plan['variants'])}. Each trained {c['members']} members (seed {c['seed']}) "
         f"for {c['steps']:,} steps at batch size {c['batch_size']} on {data}, "
-        f"device {c['device']}, {plan.get('threads', '?')} threads.",
+        f"device {c['device']}" + (f", {plan['threads']} thread(s)." if "threads" in plan else "."),
         "",
     ]
     if "command" in plan:
@@ -263,6 +263,19 @@ def build_report(folder: Path, dataset) -> Path:
         blocks += [
             ("h2", "Failed variants"),
             ("list", [f"{name}: {info['error']}" for name, info in failures.items()]),
+        ]
+    planned = (
+        read_json(folder / "comparison.json")["variants"] if (folder / "comparison.json").exists() else []
+    )
+    missing = [name for name in planned if name not in runs and name not in failures]
+    if missing:
+        blocks += [
+            ("h2", "Not trained yet"),
+            (
+                "p",
+                f"{', '.join(missing)}: the comparison stopped before these finished. Continue it with "
+                "`ganlab compare --resume DIR` and the same options.",
+            ),
         ]
 
     if runs:

@@ -181,10 +181,32 @@ def write_run(
     return {**document, "cost": read_json(folder / "cost.json")}
 
 
+# A folder that contains one of these was written by ganlab, so --overwrite may replace it.
+OUTPUT_MARKERS = ("manifest.json", "comparison.json", "metrics.json")
+
+
 def prepare_folder(folder: Path, overwrite: bool) -> None:
-    """Raise FileExistsError unless ``folder`` is absent, empty, or may be replaced."""
-    if folder.exists() and any(folder.iterdir()) and not overwrite:
+    """Raise FileExistsError unless ``folder`` is absent, empty, or ganlab output that may be replaced.
+
+    Replacing is refused for the current folder or any folder above it, and
+    for a folder without ganlab's files, so that --overwrite cannot delete
+    a user's own files.
+    """
+    folder = Path(folder)
+    resolved = folder.resolve()
+    if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
+        raise FileExistsError(
+            f"{folder} is the current folder or contains it; choose a new folder for --out."
+        )
+    if not folder.exists() or not any(folder.iterdir()):
+        return
+    if not overwrite:
         raise FileExistsError(f"{folder} already exists and is not empty; pass --overwrite to replace it.")
+    if not any((folder / marker).exists() for marker in OUTPUT_MARKERS):
+        raise FileExistsError(
+            f"{folder} does not look like ganlab output (it has no {' or '.join(OUTPUT_MARKERS)}), so "
+            "--overwrite will not delete it; remove it yourself or choose another --out."
+        )
 
 
 def _publish(partial: Path, folder: Path) -> None:
@@ -206,6 +228,7 @@ def run_variant(
     config = dataclasses.replace(config, variant_options=dataclasses.asdict(variant.options))
     result = Trainer(variant, config, dataset).train(progress)
     rows = member_metrics(result, dataset)
+    folder = folder.resolve()
     partial = folder.with_name(folder.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)

@@ -200,3 +200,30 @@ def test_animate_writes_gif(tmp_path):
     with Image.open(out / "training.gif") as gif:
         # One frame per evaluation: steps 20 and 40.
         assert gif.n_frames == 2
+
+
+def test_overwrite_spares_foreign_folder(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = invoke("run", *QUICK, "--out", str(out), "--overwrite")
+    assert_usage_error(result, "does not look like ganlab output")
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_overwrite_refuses_parent_folder(tmp_path, monkeypatch):
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    (tmp_path / "keep.txt").write_text("mine")
+    monkeypatch.chdir(inner)
+    result = invoke("run", *QUICK, "--out", "..", "--overwrite")
+    assert_usage_error(result, "is the current folder or contains it")
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_overwrite_replaces_run_folder(tmp_path):
+    out = tmp_path / "run"
+    assert invoke("run", *QUICK, "--out", str(out)).exit_code == 0
+    result = invoke("run", *QUICK, "--out", str(out), "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert (out / "metrics.json").exists()

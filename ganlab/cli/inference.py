@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
+from ganlab.cli.options import plural
 from ganlab.data import DataFileError
 
 
@@ -28,6 +30,11 @@ def _member(run_dir: Path, member: int | None) -> int:
     except FileNotFoundError:
         raise click.BadParameter(
             f"{run_dir} has no metrics.json; pass --member.", param_hint="RUN_DIR"
+        ) from None
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise click.BadParameter(
+            f"{run_dir / 'metrics.json'} is not a ganlab metrics file; pass --member or train the run again.",
+            param_hint="RUN_DIR",
         ) from None
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="RUN_DIR") from None
@@ -142,5 +149,6 @@ def score(run_dir, input_file, column, output, member, seed, overwrite):
     )
     click.echo(
         f"Scored {values.size:,} values with member {member}'s discriminator; "
-        f"{int(outside.sum())} lie outside the training range {low:.4g} to {high:.4g}. Wrote {output}."
+        f"{plural(int(outside.sum()), 'value')} outside the training range {low:.4g} to {high:.4g}. "
+        f"Wrote {output}."
     )
