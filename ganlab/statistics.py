@@ -1,10 +1,9 @@
 """Statistics over members: intervals, tests against the baseline, and verdicts.
 
 One GAN run proves little, so every comparison works on the distribution
-over members: a bootstrap interval for each mean (``scipy.stats.bootstrap``),
-a two-sided Mann-Whitney U test against the baseline
-(``scipy.stats.mannwhitneyu``), and a Holm correction across all the tests
-of one report.
+over members. Each mean gets a bootstrap interval (``scipy.stats.bootstrap``).
+Each variant gets a two-sided Mann-Whitney U test against the baseline
+(``scipy.stats.mannwhitneyu``), Holm-corrected across all tests of a report.
 """
 
 from __future__ import annotations

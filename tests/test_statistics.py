@@ -1,4 +1,4 @@
-"""Statistics over members against inputs with known answers."""
+"""Statistics over members, checked on inputs whose results are known."""
 
 from __future__ import annotations
 
