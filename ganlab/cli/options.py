@@ -13,7 +13,7 @@ import torch
 
 from ganlab.config import TrainConfig
 from ganlab.data import DataFileError
-from ganlab.registry import DATASET_SUMMARIES, UnknownNameError, list_variants, variant_class
+from ganlab.registry import DATASET_SUMMARIES, UnknownNameError, create_variant, list_variants, variant_class
 
 # Settings that have options of their own, so --set does not take them.
 OWN_OPTIONS = {
@@ -208,6 +208,37 @@ def make_config(variant: str, dataset_name: str, settings: dict, **values) -> Tr
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--set") from None
     return config
+
+
+# Generated samples kept per evaluation for --animate.
+ANIMATION_SAMPLES = 2000
+
+
+def training_config(
+    names: list[str], hint: str, settings: tuple[str, ...], animate: bool, **values
+) -> tuple[TrainConfig, dict]:
+    """Check variant names, --set values and variant options; return the config and the options.
+
+    The config names the first variant; ``values`` are the shared options
+    that map onto TrainConfig fields.
+    """
+    from ganlab.study import options_for
+
+    for name in names:
+        try:
+            variant_class(name)
+        except UnknownNameError as error:
+            raise click.BadParameter(str(error), param_hint=hint) from None
+    config_settings, options = parse_settings(settings, names)
+    if animate:
+        config_settings.setdefault("snapshot_samples", ANIMATION_SAMPLES)
+    for name in names:
+        try:
+            create_variant(name, **options_for(name, options))
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--set") from None
+    dataset = values.pop("dataset")
+    return make_config(names[0], dataset, config_settings, **values), options
 
 
 def out_folder(out: Path | None, command: str, label: str, overwrite: bool, resume: bool = False) -> Path:

@@ -13,18 +13,14 @@ from ganlab.cli.options import (
     apply_threads,
     dataset_label,
     load_dataset,
-    make_config,
     out_folder,
-    parse_settings,
     plural,
     print_run_summary,
     settable,
     shared_options,
+    training_config,
 )
-from ganlab.registry import DATASET_SUMMARIES, UnknownNameError, create_variant, list_variants, variant_class
-
-# Generated samples kept per evaluation for --animate.
-ANIMATION_SAMPLES = 2000
+from ganlab.registry import DATASET_SUMMARIES, list_variants, variant_class
 
 
 @click.command("list")
@@ -68,24 +64,10 @@ def run(
     """Train one variant and write its run folder."""
     from ganlab.study import run_variant
 
-    try:
-        variant_class(variant)
-    except UnknownNameError as error:
-        raise click.BadParameter(str(error), param_hint="--variant") from None
-    config_settings, options = parse_settings(settings, [variant])
-    if animate:
-        config_settings.setdefault("snapshot_samples", ANIMATION_SAMPLES)
-    config = make_config(
-        variant,
-        dataset,
-        config_settings,
-        column=column,
-        steps=steps,
-        batch_size=batch_size,
-        members=members,
-        seed=seed,
-        device=device,
-    )
+    config, options = training_config(
+        [variant], "--variant", settings, animate, dataset=dataset, column=column, steps=steps,
+        batch_size=batch_size, members=members, seed=seed, device=device,
+    )  # fmt: skip
     data = load_dataset(dataset, column, batch_size)
     folder = out_folder(out, "run", f"{variant}-{dataset_label(dataset)}", overwrite)
     apply_threads(threads, members)
@@ -137,39 +119,18 @@ def compare(
 ):
     """Train every variant on identical data, seeds and budget, and write a report."""
     from ganlab.study import compare as run_comparison
-    from ganlab.study import options_for
 
     names = list_variants() if variants is None else [v.strip() for v in variants.split(",") if v.strip()]
     if not names:
         raise click.BadParameter(
             "no variant named; pass e.g. baseline,feature-matching.", param_hint="--variants"
         )
-    for name in names:
-        try:
-            variant_class(name)
-        except UnknownNameError as error:
-            raise click.BadParameter(str(error), param_hint="--variants") from None
     if len(set(names)) != len(names):
         raise click.BadParameter(f"{variants!r} names a variant twice.", param_hint="--variants")
-    config_settings, options = parse_settings(settings, names)
-    if animate:
-        config_settings.setdefault("snapshot_samples", ANIMATION_SAMPLES)
-    for name in names:
-        try:
-            create_variant(name, **options_for(name, options))
-        except ValueError as error:
-            raise click.BadParameter(str(error), param_hint="--set") from None
-    config = make_config(
-        "baseline",
-        dataset,
-        config_settings,
-        column=column,
-        steps=steps,
-        batch_size=batch_size,
-        members=members,
-        seed=seed,
-        device=device,
-    )
+    config, options = training_config(
+        names, "--variants", settings, animate, dataset=dataset, column=column, steps=steps,
+        batch_size=batch_size, members=members, seed=seed, device=device,
+    )  # fmt: skip
     config = dataclasses.replace(config, variant="", variant_options=options)
     data = load_dataset(dataset, column, batch_size)
     if resume is not None and out is not None and Path(out) != resume:
