@@ -69,7 +69,22 @@ def density_axes(axes, dataset, samples, boundary_grid, boundaries, chosen: int 
     real = dataset.pdf(x)
     axes.plot(x, real, color=REAL_COLOR, linewidth=1.8, label="real")
     # A collapsed generator's spike would flatten the real density, so the axis stops at 3x its peak.
-    axes.set_ylim(0, 3 * real.max())
+    top = 3 * real.max()
+    axes.set_ylim(0, top)
+    peaks = [
+        np.histogram(row, bins=bins, density=True)[0].max() for row in samples if np.all(np.isfinite(row))
+    ]
+    if peaks and max(peaks) > top:
+        axes.text(
+            0.99,
+            0.98,
+            f"generated peaks clipped (highest {max(peaks):.2g})",
+            transform=axes.transAxes,
+            ha="right",
+            va="top",
+            fontsize="x-small",
+            color="tab:blue",
+        )
     units = f" ({dataset.units})" if dataset.units else ""
     axes.set_xlabel(f"value{units}")
     axes.set_ylabel("density")

@@ -118,6 +118,19 @@ def header_lines(plan: dict) -> list[str]:
     return lines
 
 
+def _for_test(metric: str, rows: list[dict]) -> np.ndarray:
+    """Return the members' errors from the ideal for the test, diverged members left out.
+
+    A member that never converged has no convergence step; it enters the
+    test as the worst possible one (infinite) rather than being dropped.
+    """
+    alive = [row for row in rows if not row["diverged"]]
+    raw = np.array([row[metric] for row in alive], dtype=float)
+    if metric == "convergence_step":
+        raw = np.where(np.isnan(raw), np.inf, raw)
+    return error_from_target(metric, raw[~np.isnan(raw)])
+
+
 def compare_members(runs: dict) -> dict:
     """Test every variant against the baseline on every metric, Holm-corrected across the report.
 
@@ -146,10 +159,11 @@ def compare_members(runs: dict) -> dict:
             }
         if "baseline" not in values:
             continue
-        reference = error_from_target(metric, values["baseline"])
+        tested = {name: _for_test(metric, run["rows"]) for name, run in runs.items()}
+        reference = tested["baseline"]
         for name in runs:
             if name != "baseline":
-                p, effect = mann_whitney(error_from_target(metric, values[name]), reference)
+                p, effect = mann_whitney(tested[name], reference)
                 table[metric][name].update(p=p, effect=effect)
                 tests.append((metric, name))
     adjusted = holm([table[metric][name]["p"] for metric, name in tests])
@@ -164,18 +178,19 @@ def _statistics_table(statistics: dict, columns: dict) -> tuple[list[str], list[
     rows = []
     for metric, (label, spec) in columns.items():
         for name, entry in statistics[metric].items():
-            if entry["n"] == 0:
-                rows.append([label, name, "n/a", "n/a", "", "", ""])
-                continue
-            interval = f"{entry['mean']:{spec}} [{entry['ci_low']:{spec}}, {entry['ci_high']:{spec}}]"
-            if entry["n"] < entry["members"]:
-                interval += f" (n={entry['n']})"
             tested = "verdict" in entry
+            if entry["n"] == 0:
+                median = interval = "n/a"
+            else:
+                median = f"{entry['median']:{spec}}"
+                interval = f"{entry['mean']:{spec}} [{entry['ci_low']:{spec}}, {entry['ci_high']:{spec}}]"
+                if entry["n"] < entry["members"]:
+                    interval += f" (n={entry['n']})"
             rows.append(
                 [
                     label,
                     name,
-                    f"{entry['median']:{spec}}",
+                    median,
                     interval,
                     f"{entry['effect']:+.2f}" if tested else "",
                     f"{entry['p_holm']:.3g}" if tested and math.isfinite(entry["p_holm"]) else "",
@@ -189,8 +204,9 @@ STATISTICS_NOTE = (
     "Median and mean over the members that did not diverge, with a 95% BCa bootstrap interval for the "
     "mean. Against the baseline: a two-sided Mann-Whitney U test on each member's distance from the "
     "ideal (1 for tail coverage and SD ratio, 0 otherwise), Holm-corrected across every test in this "
-    "report at 5%. The effect is the rank-biserial correlation: +1 when every member of the variant "
-    "is closer to the ideal than every baseline member, -1 for the reverse."
+    "report at 5%. A member that never converged enters the convergence-step test as the worst rank. "
+    "The effect is the rank-biserial correlation: +1 when every member of the variant is closer to the "
+    "ideal than every baseline member, -1 for the reverse."
 )
 
 

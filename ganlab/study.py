@@ -305,5 +305,5 @@ def compare(
     plan["command"] = ["ganlab", *sys.argv[1:]]
     plan["threads"] = torch.get_num_threads()
     write_json(plan_path, plan)
-    write_json(folder / "manifest.json", manifest(config, started))
+    write_json(folder / "manifest.json", {**manifest(config, started), "variants": variants})
     return build_report(folder, dataset)

@@ -109,7 +109,7 @@ def test_too_few_rows_for_batch(tmp_path):
     data = tmp_path / "small.csv"
     data.write_text("height\n" + "".join(f"{60 + i}\n" for i in range(10)))
     result = invoke("run", "--dataset", str(data), "--batch-size", "32", "--out", str(tmp_path / "x"))
-    assert_usage_error(result, "small.csv", "10 values", "--batch-size")
+    assert_usage_error(result, "small.csv", "10 value(s)", "--batch-size")
 
 
 @pytest.mark.parametrize(
@@ -227,3 +227,11 @@ def test_overwrite_replaces_run_folder(tmp_path):
     result = invoke("run", *QUICK, "--out", str(out), "--overwrite")
     assert result.exit_code == 0, result.output
     assert (out / "metrics.json").exists()
+
+
+def test_report_on_damaged_plan(tmp_path):
+    folder = tmp_path / "cmp"
+    folder.mkdir()
+    (folder / "comparison.json").write_text("{")
+    result = invoke("report", str(folder))
+    assert_usage_error(result, "is damaged")

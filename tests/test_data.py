@@ -183,7 +183,7 @@ def test_fewer_rows_than_batch(tmp_path):
     message = load_error(path, min_rows=200)
 
     assert "short.csv" in message
-    assert "has 3 values" in message
+    assert "has only 3 value(s)" in message
     assert "batch size 200" in message
     assert "--batch-size" in message
 
@@ -269,3 +269,12 @@ def test_load_file_dataset_fields(tmp_path):
     assert data.sd == pytest.approx(2.0)
     assert "height" in data.description
     assert "people.csv" in data.description
+
+
+def test_unquoted_decimal_comma_rejected(tmp_path):
+    path = write_csv(tmp_path, "comma.csv", "height\n64,9\n70,5\n")
+
+    message = load_error(path)
+
+    assert "line 2" in message
+    assert "decimal comma" in message

@@ -97,3 +97,14 @@ def test_report_statistics_counts_diverged():
     assert table["w1"]["baseline"]["n"] == 7
     assert table["w1"]["baseline"]["diverged"] == 1
     assert table["w1"]["baseline"]["members"] == 8
+
+
+def test_unconverged_members_rank_worst():
+    never = [float("nan")] * 8
+    runs = {
+        "baseline": {"rows": make_rows(convergence_step=list(MEMBERS * 100))},
+        "slow": {"rows": make_rows(convergence_step=never)},
+    }
+    entry = compare_members(runs)["convergence_step"]["slow"]
+    assert entry["n"] == 0
+    assert entry["verdict"] == "worse"

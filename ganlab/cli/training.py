@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -173,6 +174,13 @@ def report(folder: Path):
         raise click.BadParameter(
             f"{folder} has no comparison.json; pass a folder written by ganlab compare.", param_hint="FOLDER"
         )
-    plan = read_json(plan_path)
-    data = load_dataset(plan["config"]["dataset"], plan["config"]["column"], 2)
-    click.echo(f"Report: {build_report(folder, data)}")
+    try:
+        plan = read_json(plan_path)
+        data = load_dataset(plan["config"]["dataset"], plan["config"]["column"], 2)
+        path = build_report(folder, data)
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise click.BadParameter(
+            f"a saved file in {folder} is damaged ({type(error).__name__}: {error}); rerun the comparison.",
+            param_hint="FOLDER",
+        ) from None
+    click.echo(f"Report: {path}")

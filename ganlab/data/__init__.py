@@ -163,7 +163,7 @@ def load_file(path: Path, column: str | None, min_rows: int) -> EmpiricalDataset
     values = read_column(path, column)
     if values.size < min_rows:
         raise DataFileError(
-            f"{path} has {values.size} values, fewer than the batch size {min_rows}; "
+            f"{path} has only {values.size} value(s), fewer than the batch size {min_rows}; "
             "lower --batch-size or use a larger file."
         )
     if not math.isfinite(values.std()) or values.std() == 0.0:

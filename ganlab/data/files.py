@@ -93,6 +93,11 @@ def read_column(path: Path, column: str | None = None) -> np.ndarray:
 
     values = np.empty(len(body))
     for offset, (line, row) in enumerate(body):
+        if has_header and len(row) > len(header):
+            raise DataFileError(
+                f"{path}, line {line}: {len(row)} fields under a header of {len(header)}; a decimal comma "
+                "such as 64,9 splits a value in two, so write decimal points or quote the value."
+            )
         if index >= len(row) or not row[index].strip():
             raise DataFileError(f"{path}, line {line}: column {name!r} is empty; fill in or delete the row.")
         cell = row[index].strip()
