@@ -62,7 +62,3 @@ def variant_class(name: str) -> type[Variant]:
 def create_variant(name: str, **options) -> Variant:
     """Build the variant registered under ``name`` with its options."""
     return variant_class(name)(**options)
-
-
-def dataset_names() -> list[str]:
-    return list(DATASETS)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ganlab import plots
 from ganlab.io import read_json, write_csv, write_json, write_text
-from ganlab.metrics import MEMBER_METRICS
+from ganlab.metrics import MEMBER_METRICS, boundary_deviation
 from ganlab.render import render_html, render_markdown
 from ganlab.statistics import bootstrap_interval, error_from_target, holm, mann_whitney, verdict
 
@@ -89,7 +89,7 @@ def load_runs(folder: Path) -> tuple[dict, dict]:
             "grid": arrays["grid"],
             "steps": arrays["steps"],
             "boundary_history": history,
-            "deviation": np.abs(history - 0.5) @ arrays["grid_weights"],
+            "deviation": boundary_deviation(history, arrays["grid_weights"]),
         }
     return runs, failures
 

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from ganlab.config import TrainConfig
 from ganlab.data import Dataset
+from ganlab.metrics import boundary_deviation
 from ganlab.nn import DiscriminatorOutput, Generator
 from ganlab.variant import Variant
 
@@ -84,7 +85,6 @@ class Trainer:
         self.grid = grid
         standard_grid = torch.as_tensor((grid - dataset.mean) / dataset.sd, dtype=torch.float32)
         self._grid = standard_grid.to(self.device).expand(c.members, 1, -1).contiguous()
-        self._weights = torch.as_tensor(self.grid_weights, dtype=torch.float32, device=self.device)
 
     def _generator_input(self, shape: tuple[int, ...], rng: torch.Generator) -> Tensor:
         kind = self.config.generator_input
@@ -197,7 +197,7 @@ class Trainer:
         seconds = time.perf_counter() - start
 
         boundary_history = torch.stack(boundaries).cpu().numpy().astype(np.float64)
-        deviation = np.abs(boundary_history - 0.5) @ self.grid_weights
+        deviation = boundary_deviation(boundary_history, self.grid_weights)
         return TrainResult(
             config=c,
             steps=np.asarray(steps),
