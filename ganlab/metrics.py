@@ -1,7 +1,7 @@
 """Metrics for the article's questions, as pure functions of arrays.
 
 Nothing here touches torch, so every function can be checked against a
-known answer: analytic quantiles, a point mass, identical samples.
+known result: analytic quantiles, a point mass, identical samples.
 """
 
 from __future__ import annotations

@@ -323,7 +323,7 @@ def print_run_summary(document: dict) -> None:
 
 
 # Below this many members one thread is faster: each torch call is too small to split, and a
-# second thread stalls whenever another process holds its core (measured in docs/benchmarks.md).
+# second thread stalls whenever another process is using its core (measured in docs/benchmarks.md).
 SINGLE_THREAD_BELOW_MEMBERS = 64
 
 
