@@ -57,8 +57,12 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def digest(self) -> str:
-        """Return a short hash of the configuration, for manifests and resumption."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        """Return a short hash of the settings that decide training, for manifests and resumption.
+
+        ``snapshot_samples`` only records extra samples for the animation, so it is left out.
+        """
+        settings = {key: value for key, value in self.to_dict().items() if key != "snapshot_samples"}
+        text = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def validate(self) -> None:

@@ -305,5 +305,12 @@ def compare(
     plan["command"] = ["ganlab", *sys.argv[1:]]
     plan["threads"] = torch.get_num_threads()
     write_json(plan_path, plan)
-    write_json(folder / "manifest.json", {**manifest(config, started), "variants": variants})
+    resolved = {
+        name: dataclasses.asdict(create_variant(name, **options_for(name, config.variant_options)).options)
+        for name in variants
+    }
+    write_json(
+        folder / "manifest.json",
+        {**manifest(config, started), "variants": variants, "variant_options": resolved},
+    )
     return build_report(folder, dataset)
