@@ -51,45 +51,36 @@ def density_axes(axes, dataset, samples, boundary_grid, boundaries, chosen: int 
     low, high = _plot_range(dataset, samples)
     x = np.linspace(low, high, 400)
     bins = np.linspace(low, high, 60)
-    for member, row in enumerate(samples):
-        if member != chosen and np.all(np.isfinite(row)):
-            axes.hist(
-                row, bins=bins, density=True, histtype="step", color="tab:blue", alpha=0.2, linewidth=0.8
-            )
-    if chosen is not None:
-        axes.hist(
-            samples[chosen],
-            bins=bins,
-            density=True,
-            histtype="step",
-            color="tab:blue",
-            linewidth=1.8,
-            label=f"generated (member {chosen})",
+
+    densities = {
+        member: np.histogram(row, bins=bins, density=True)[0]
+        for member, row in enumerate(samples)
+        if np.all(np.isfinite(row))
+    }
+    for member, density in densities.items():
+        if member != chosen:
+            axes.stairs(density, bins, color="tab:blue", alpha=0.2, linewidth=0.8)
+    if chosen in densities:
+        axes.stairs(
+            densities[chosen], bins, color="tab:blue", linewidth=1.8, label=f"generated (member {chosen})"
         )
+
     real = dataset.pdf(x)
     axes.plot(x, real, color=REAL_COLOR, linewidth=1.8, label="real")
     # A collapsed generator's spike would flatten the real density, so the axis stops at 3x its peak.
     top = 3 * real.max()
     axes.set_ylim(0, top)
-    peaks = [
-        np.histogram(row, bins=bins, density=True)[0].max() for row in samples if np.all(np.isfinite(row))
-    ]
-    if peaks and max(peaks) > top:
-        axes.text(
-            0.99,
-            0.98,
-            f"generated peaks clipped (highest {max(peaks):.2g})",
-            transform=axes.transAxes,
-            ha="right",
-            va="top",
-            fontsize="x-small",
-            color="tab:blue",
-        )
+    highest = max((density.max() for density in densities.values()), default=0.0)
+    if highest > top:
+        axes.text(0.99, 0.98, f"generated peaks clipped (highest {highest:.2g})", transform=axes.transAxes,
+                  ha="right", va="top", fontsize="x-small", color="tab:blue")  # fmt: skip
+
     units = f" ({dataset.units})" if dataset.units else ""
     axes.set_xlabel(f"value{units}")
     axes.set_ylabel("density")
     axes.set_xlim(low, high)
     axes.set_title(title)
+
     twin = axes.twinx()
     for member, curve in enumerate(boundaries):
         if member != chosen and np.all(np.isfinite(curve)):
@@ -99,6 +90,7 @@ def density_axes(axes, dataset, samples, boundary_grid, boundaries, chosen: int 
     twin.axhline(0.5, color=BOUNDARY_COLOR, linestyle=":", linewidth=1)
     twin.set_ylim(0, 1)
     twin.set_ylabel("D(x), probability of real", color=BOUNDARY_COLOR)
+
     handles = axes.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     axes.legend(handles=handles, loc="upper left", fontsize="small", frameon=False)
     return twin

@@ -20,10 +20,17 @@ def _load(run_dir: Path):
         raise click.BadParameter(str(error), param_hint="RUN_DIR") from None
 
 
-def _member(run_dir: Path, member: int | None) -> int:
+def _member(run_dir: Path, networks, member: int | None) -> int:
+    """Return the requested member if it exists, else the one with the best tail coverage."""
     from ganlab.inference import best_tail_member
 
     if member is not None:
+        members = networks.config.members
+        if member >= members:
+            raise click.BadParameter(
+                f"member {member} does not exist; this run has members 0 to {members - 1}.",
+                param_hint="--member",
+            )
         return member
     try:
         chosen = best_tail_member(run_dir)
@@ -85,11 +92,8 @@ def sample(run_dir, count, output, member, seed, overwrite):
 
     output = _output_file(output, overwrite)
     networks = _load(run_dir)
-    member = _member(run_dir, member)
-    try:
-        values = draw(networks, count, member, seed)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--member") from None
+    member = _member(run_dir, networks, member)
+    values = draw(networks, count, member, seed)
     write_csv(output, ["value"], ([f"{v:.6g}"] for v in values))
     click.echo(f"Wrote {count:,} values from member {member} to {output}.")
 
@@ -124,11 +128,8 @@ def score(run_dir, input_file, column, output, member, seed, overwrite):
     except DataFileError as error:
         raise click.BadParameter(str(error), param_hint="INPUT.csv") from None
     networks = _load(run_dir)
-    member = _member(run_dir, member)
-    try:
-        probabilities = rate(networks, values, member, seed)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--member") from None
+    member = _member(run_dir, networks, member)
+    probabilities = rate(networks, values, member, seed)
     ranks = anomaly_ranks(probabilities)
     spread = float(probabilities.max() - probabilities.min())
     if spread < 0.01:
