@@ -13,8 +13,11 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
+
+from ganlab.fused import GeneratorTrainingPass
 
 
 class _SigmoidTanh(torch.autograd.Function):
@@ -49,20 +52,28 @@ def tanh(x: Tensor) -> Tensor:
     return _SigmoidTanh.apply(x)
 
 
-def dropout_masks(shape: tuple[int, ...], p: float, generator: torch.Generator) -> Tensor:
-    """Draw inverted-dropout masks: 0 with probability ``p``, else ``1 / (1 - p)``.
+def dropout_masks(
+    shape: tuple[int, ...], p: float, generator: torch.Generator | np.random.BitGenerator, scale: float = 1.0
+) -> Tensor:
+    """Draw inverted-dropout masks: 0 with probability ``p``, else ``scale / (1 - p)``.
 
     Each unit takes 16 random bits from full-range 64-bit draws, which costs
-    about a sixth of ``bernoulli_`` on the CPU. The drop probability is
-    ``p`` rounded to a multiple of 2**-16. The masks are drawn on the
-    generator's device.
+    about a sixth of ``bernoulli_`` on the CPU; numpy's PCG64 draws those bits
+    in half the time of torch's CPU generator. The drop probability is ``p``
+    rounded to a multiple of 2**-16. A torch generator draws the masks on its
+    device, a numpy bit generator on the CPU.
     """
     count = math.prod(shape)
-    words = torch.empty((count + 3) // 4, dtype=torch.int64, device=generator.device)
-    words.random_(-(2**63), None, generator=generator)
+    if isinstance(generator, np.random.BitGenerator):
+        words = torch.from_numpy(generator.random_raw((count + 3) // 4).view(np.int64))
+    else:
+        words = torch.empty((count + 3) // 4, dtype=torch.int64, device=generator.device)
+        words.random_(-(2**63), None, generator=generator)
     bits = words.view(torch.int16)[:count].view(shape)
+    # Integer bits b give clamp(b - threshold + 1, 0, 1) = (b >= threshold). On the CPU this
+    # float arithmetic runs several times faster than a comparison and a bool-to-float cast.
     threshold = round(p * 65536) - 32768
-    return torch.ge(bits, threshold).to(torch.float32).mul_(1.0 / (1.0 - p))
+    return bits.to(torch.float32).sub_(threshold - 1).clamp_(0, 1).mul_(scale / (1 - p))
 
 
 class PopulationLinear(nn.Module):
@@ -150,13 +161,16 @@ class Generator(nn.Module):
         self.norms = nn.ModuleList(PopulationBatchNorm(members, width) for _ in range(hidden_layers))
         self.output = PopulationLinear(members, width, 1)
 
-    def forward(self, z: Tensor, rng: torch.Generator | None = None, groups: int = 1) -> Tensor:
+    def forward(
+        self, z: Tensor, rng: torch.Generator | np.random.BitGenerator | None = None, groups: int = 1
+    ) -> Tensor:
         """Map inputs ``[members, 1, groups * batch]`` to samples of the same shape.
 
         The last axis contains ``groups`` batches side by side, and batch norm
         normalises each with its own statistics, so one pass does the work of
         ``groups`` passes. In training mode the dropout masks come from
-        ``rng``, or from torch's default generator when it is None.
+        ``rng`` (see ``dropout_masks``), or from torch's default generator when
+        it is None.
         """
         masks = None
         if self.training and self.dropout > 0:
@@ -168,15 +182,22 @@ class Generator(nn.Module):
                     if z.device.type == "cpu"
                     else torch.cuda.default_generators[z.device.index or 0]
                 )
-            masks = dropout_masks(shape, self.dropout, rng)
-        statistics = [] if self.training else None
-        h = z
-        for i, (linear, norm) in enumerate(zip(self.linears, self.norms)):
-            h = tanh(norm(linear(h), statistics, groups))
-            if masks is not None:
-                h = h * masks[i]
-        if statistics:
+            masks = dropout_masks(shape, self.dropout, rng, scale=2.0)
+        if self.training:
+            statistics: list = []
+            params = [
+                t
+                for linear, norm in zip(self.linears, self.norms)
+                for t in (linear.weight, linear.bias, norm.weight, norm.bias)
+            ]
+            x = GeneratorTrainingPass.apply(
+                z, masks, groups, self.norms[0].eps, statistics, *params, self.output.weight, self.output.bias
+            )
             update_running_statistics(list(self.norms), statistics, z.shape[-1] // groups)
+            return x
+        h = z
+        for linear, norm in zip(self.linears, self.norms):
+            h = tanh(norm(linear(h)))
         return self.output(h)
 
 

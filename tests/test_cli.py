@@ -161,9 +161,9 @@ def test_compare_writes_report(tmp_path):
         assert (out / figure).exists()
     assert "against baseline" in report
     html = (out / "report.html").read_text()
-    assert html.count("<img src=\"data:image/png;base64,") == 4
+    assert html.count('<img src="data:image/png;base64,') == 4
     assert "<table>" in html
-    assert "src=\"http" not in html
+    assert 'src="http' not in html
     with open(out / "metrics.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert len(rows) == 4
