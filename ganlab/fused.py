@@ -31,57 +31,56 @@ class GeneratorTrainingPass(torch.autograd.Function):
 
     Inputs: ``z`` ``[members, 1, groups * n]``; ``keep2`` ``[layers, members,
     width, groups * n]``, twice the inverted-dropout masks, or None without
-    dropout; ``groups``;
-    ``eps``; ``statistics``, a list that receives each layer's (mean, rstd);
-    then per hidden layer ``W, b, gamma, beta`` and last the output layer's
-    ``W, b``. Only the parameters receive gradients.
+    dropout; ``groups``; ``eps``; ``statistics``, a list that receives each
+    layer's (mean, rstd); then per hidden layer ``W, b, gamma, beta`` and last
+    the output layer's ``W, b``. Only the parameters receive gradients, and
+    the hidden layers' ``b`` none: batch norm subtracts it again, so its
+    gradient is exactly zero and autograd would only return rounding noise.
     """
 
     @staticmethod
     def forward(ctx, z, keep2, groups, eps, statistics, *params):
-        hidden, (w_out, b_out) = params[:-2], params[-2:]
         members, _, width = z.shape
         n = width // groups
         # layer_norm with this weight returns 2 x_hat, the sigmoid's argument before the affine map,
         # and on the CPU it runs faster than layer_norm without a weight.
         two = torch.full((n,), 2.0, device=z.device)
+        keep2 = keep2.unbind(0) if keep2 is not None else [2.0] * (len(params) // 4)
         h, saved = z, []
-        for i in range(len(hidden) // 4):
-            w, b, gamma, beta = hidden[4 * i : 4 * i + 4]
+        for w, b, gamma, beta, keep in zip(params[0:-2:4], params[1:-2:4], params[2::4], params[3::4], keep2):
             a = torch.baddbmm(b, w, h).view(members, -1, groups, n)
             x_hat2, mean, rstd = _aten.native_layer_norm(a, [n], two, None, eps)
             x_hat2 = x_hat2.view(members, -1, width)
             # mul, then add_: an addcmul that broadcasts runs several times slower on the CPU.
             s = torch.mul(x_hat2, gamma).add_(beta, alpha=2).sigmoid_()
             statistics.append((mean, rstd))
-            saved.append((h, a, mean, rstd, x_hat2, s))
+            saved.append((h, a, mean, rstd, x_hat2, s, keep))
             # (s - 1/2) * 2 keep = (2 s - 1) * keep = tanh(gamma x_hat + beta) * keep.
-            h = torch.sub(s, 0.5).mul_(keep2[i] if keep2 is not None else 2)
+            h = torch.sub(s, 0.5).mul_(keep)
         ctx.saved, ctx.two, ctx.n = saved, two, n
-        ctx.keep2 = keep2
-        ctx.save_for_backward(h, *params[:-2], w_out)
-        return torch.baddbmm(b_out, w_out, h)
+        ctx.save_for_backward(h, *params)
+        return torch.baddbmm(params[-1], params[-2], h)
 
     @staticmethod
     def backward(ctx, grad_out):
         last, *params = ctx.saved_tensors
-        w_out, n = params.pop(), ctx.n
-        grads = [torch.bmm(grad_out, last.transpose(1, 2)), grad_out.sum(2, keepdim=True)]
-        grad_h = torch.bmm(w_out.transpose(1, 2), grad_out)
-        for i in reversed(range(len(ctx.saved))):
-            h, a, mean, rstd, x_hat2, s = ctx.saved[i]
-            w, gamma = params[4 * i], params[4 * i + 2]
-            grad_s = grad_h * (ctx.keep2[i] if ctx.keep2 is not None else 2)
-            grad_u = _aten.sigmoid_backward(grad_s, s)
-            grad_gamma = torch.linalg.vecdot(grad_u, x_hat2).unsqueeze(2)
-            grad_beta = grad_u.sum(2, keepdim=True).mul_(2)
-            grad_x_hat2 = torch.mul(grad_u, gamma).view(a.shape)
+        two, n = ctx.two, ctx.n
+        grads = [torch.bmm(grad_out, last.mT), grad_out.sum(2, keepdim=True)]
+        grad_h = torch.bmm(params[-2].mT, grad_out)
+        grad_betas = []
+        for (h, a, mean, rstd, x_hat2, s, keep), w, gamma in zip(
+            reversed(ctx.saved), params[-6::-4], params[-4::-4]
+        ):
+            grad_u = _aten.sigmoid_backward(grad_h * keep, s)
+            grad_beta = grad_u.sum(2, keepdim=True)
             grad_a = _aten.native_layer_norm_backward(
-                grad_x_hat2, a, [n], mean, rstd, ctx.two, None, [True, False, False]
+                torch.mul(grad_u, gamma).view(a.shape), a, [n], mean, rstd, two, None, [True, False, False]
             )[0].view(grad_u.shape)
-            grad_w = torch.bmm(grad_a, h.transpose(1, 2))
-            if i > 0:
-                grad_h = torch.bmm(w.transpose(1, 2), grad_a)
-            grads[:0] = [grad_w, grad_a.sum(2, keepdim=True), grad_gamma, grad_beta]
-        ctx.saved = ctx.keep2 = None
+            grad_h = torch.bmm(w.mT, grad_a)
+            grad_gamma = torch.linalg.vecdot(grad_u, x_hat2).unsqueeze(2)
+            grads[:0] = [torch.bmm(grad_a, h.mT), None, grad_gamma, grad_beta]
+            grad_betas.append(grad_beta)
+        # u = 2 (gamma x_hat + beta), so dL/dbeta = 2 sum(dL/du).
+        torch._foreach_mul_(grad_betas, 2.0)
+        ctx.saved = None
         return None, None, None, None, None, *grads

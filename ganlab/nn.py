@@ -137,16 +137,14 @@ def update_running_statistics(norms: list[PopulationBatchNorm], statistics: list
     """Move each layer's running mean and unbiased variance towards its batch values.
 
     With several batches in one pass, the target is their average statistics.
-    ``_foreach`` calls serve all layers at once, which keeps the update off the
-    per-call overhead that dominates small populations.
+    All layers are stacked and updated together, which keeps the update off
+    the per-call overhead that dominates small populations.
     """
-    means = [mean.mean(dim=2) for mean, _ in statistics]
-    variances = torch._foreach_pow([rstd for _, rstd in statistics], -2)
-    torch._foreach_sub_(variances, norms[0].eps)
-    variances = [variance.mean(dim=2) for variance in variances]
-    torch._foreach_mul_(variances, batch / (batch - 1))
-    torch._foreach_lerp_([n.running_mean for n in norms], means, norms[0].momentum)
-    torch._foreach_lerp_([n.running_var for n in norms], variances, norms[0].momentum)
+    means, rstds = zip(*statistics)
+    mean = torch.stack(means).mean(dim=3)
+    variance = torch.stack(rstds).pow_(-2).sub_(norms[0].eps).mean(dim=3).mul_(batch / (batch - 1))
+    torch._foreach_lerp_([n.running_mean for n in norms], mean.unbind(0), norms[0].momentum)
+    torch._foreach_lerp_([n.running_var for n in norms], variance.unbind(0), norms[0].momentum)
 
 
 class Generator(nn.Module):

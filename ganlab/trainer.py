@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ganlab.allocator import keep_freed_memory
 from ganlab.config import TrainConfig
 from ganlab.data import Dataset
 from ganlab.metrics import boundary_deviation
@@ -62,6 +63,8 @@ class Trainer:
         config.validate()
         self.variant, self.config, self.dataset = variant, config, dataset
         self.device = torch.device(config.device)
+        if self.device.type == "cpu":
+            keep_freed_memory()
         c = config
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(c.seed)
@@ -76,8 +79,8 @@ class Trainer:
         self.dropout_rng = np.random.PCG64(c.seed) if self.device.type == "cpu" else self.rng
         self.eval_rng = torch.Generator(self.device).manual_seed(c.seed + 1_000_003)
         self.snapshot_rng = torch.Generator(self.device).manual_seed(c.seed + 2_000_003)
-        self.g_optimizer = torch.optim.SGD(self.generator.parameters(), lr=c.learning_rate, foreach=True)
-        self.d_optimizer = torch.optim.SGD(self.discriminator.parameters(), lr=c.learning_rate, foreach=True)
+        self.g_optimizer = torch.optim.SGD(self.generator.parameters(), lr=c.learning_rate, fused=True)
+        self.d_optimizer = torch.optim.SGD(self.discriminator.parameters(), lr=c.learning_rate, fused=True)
         self.schedulers = [
             torch.optim.lr_scheduler.StepLR(opt, c.lr_decay_every, c.lr_decay)
             for opt in (self.g_optimizer, self.d_optimizer)
