@@ -23,6 +23,7 @@ from ganlab.nn import (
     PopulationBatchNorm,
     PopulationLinear,
     dropout_masks,
+    linear_tanh,
     tanh,
     update_running_statistics,
 )
@@ -269,8 +270,28 @@ def test_tanh_large_takes_sigmoid_route():
     large = tanh(torch.zeros(8192, requires_grad=True))
     small = tanh(torch.zeros(8191, requires_grad=True))
 
-    assert large.grad_fn.name() == "_SigmoidTanhBackward"
+    assert large.grad_fn.name() == "SubBackward0"
     assert small.grad_fn.name() == "TanhBackward0"
+
+
+@pytest.mark.parametrize("members", [1, 16])
+def test_linear_tanh_matches_torch(members):
+    # 16 members of [2, 400] activations take the sigmoid route with the doubling in baddbmm.
+    torch.manual_seed(11)
+    layer = PopulationLinear(members, 3, 2)
+    x = torch.randn(members, 3, 400, requires_grad=True)
+    weights = torch.rand(members, 2, 400)
+
+    y = linear_tanh(layer, x)
+    (y * weights).sum().backward()
+    gradients = [x.grad.clone(), layer.weight.grad.clone(), layer.bias.grad.clone()]
+    x.grad = layer.weight.grad = layer.bias.grad = None
+    expected = torch.tanh(layer(x))
+    (expected * weights).sum().backward()
+
+    torch.testing.assert_close(y, expected, rtol=0, atol=1e-6)
+    for actual, reference in zip(gradients, [x.grad, layer.weight.grad, layer.bias.grad]):
+        torch.testing.assert_close(actual, reference, rtol=1e-5, atol=1e-5)
 
 
 def test_tanh_saturates_exactly():
