@@ -1,11 +1,11 @@
 """Population networks: every weight carries a leading member dimension.
 
 Activations use the layout ``[members, features, batch]``. A linear layer is
-then one ``baddbmm`` over all members, and a batch-norm layer is one
-``F.batch_norm`` call on the view ``[1, members * features, batch]``, which
-takes its statistics per member and per feature over that member's own batch.
-One call serves every member, so the cost of a training step hardly grows
-with the member count while the per-call overhead dominates.
+then one ``baddbmm`` over all members, and batch norm is one ``layer_norm``
+along the batch axis, which takes its statistics per member and per feature
+over that member's own batch. One call serves every member, so the cost of a
+training step hardly grows with the member count while the per-call overhead
+dominates.
 """
 
 from __future__ import annotations
@@ -167,7 +167,9 @@ class Generator(nn.Module):
             return self.output(h)
         return self._train_forward(z, rng, groups)
 
-    def _train_forward(self, z: Tensor, rng, groups: int) -> Tensor:
+    def _train_forward(
+        self, z: Tensor, rng: torch.Generator | np.random.BitGenerator | None, groups: int
+    ) -> Tensor:
         # Each hidden block in as few CPU-friendly calls as the step allows, with
         # tanh(y) * keep = (sigmoid(2 y) - 1/2) * 2 keep and y = gamma x_hat + beta:
         # - layer_norm with a weight of 2 returns 2 x_hat, the sigmoid's argument before the

@@ -107,6 +107,10 @@ def compare(benchmark, request):
         if benchmark.stats is None:
             # With --benchmark-disable the round ran once and nothing was timed.
             return None
+        pair_ratios = [
+            ganlab_s / (comparison_s * comparison_factor)
+            for ganlab_s, comparison_s in zip(benchmark.stats.stats.data, comparison_seconds)
+        ]
         row = SpeedRow(
             case=case,
             steps=steps,
@@ -116,6 +120,7 @@ def compare(benchmark, request):
             comparison_s=statistics.median(comparison_seconds) * comparison_factor,
             target=target,
             threads=torch.get_num_threads(),
+            round_ratios=(min(pair_ratios), max(pair_ratios)),
         )
         benchmark.extra_info.update(
             ganlab_median_s=row.ganlab_s,
@@ -137,11 +142,16 @@ def format_seconds(seconds: float) -> str:
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    """Print one line per benchmark case: both medians, their ratio and the target ratio."""
+    """Print one line per benchmark case: both medians, their ratio, its range over rounds and the target."""
     rows = config.stash.get(ROWS_KEY, [])
     if not rows:
         return
-    header = ("case", "steps", "ganlab", "member-steps/s", "compared with", "its time", "ratio", "target")
+    header = ("case", "steps", "ganlab", "member-steps/s", "compared with") + (
+        "its time",
+        "ratio",
+        "rounds",
+        "target",
+    )
     lines = [
         (
             row.case,
@@ -151,6 +161,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
             row.comparison,
             format_seconds(row.comparison_s),
             f"{row.ratio:.2f}",
+            f"{row.round_ratios[0]:.2f}-{row.round_ratios[1]:.2f}",
             "-" if row.target is None else f"<= {row.target:g}",
         )
         for row in rows
@@ -170,7 +181,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     threads = ", ".join(str(count) for count in sorted({row.threads for row in rows}))
     reporter.write_line(
         f"torch {torch.__version__}, {threads} CPU threads; "
-        "times are medians per timed round of the given steps."
+        "times are medians per timed round of the given steps; rounds gives the lowest and "
+        "highest ratio of one round pair."
     )
     reporter.write_line(render(header))
     for line in lines:

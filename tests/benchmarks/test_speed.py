@@ -146,3 +146,20 @@ def test_technique_cost(compare, variant):
         comparison_label="ganlab baseline, 8 members",
         target=TECHNIQUE_TARGET,
     )
+
+
+@pytest.mark.benchmark(group="per-call floor")
+@pytest.mark.parametrize("members", [1, 8])
+def test_per_call_floor(compare, members):
+    # Batch 8 does a 25th of the arithmetic of batch 200 in the same torch calls, so its
+    # time is close to the fixed cost of those calls: the floor that no batch size goes below.
+    compare(
+        case=f"baseline, {members} member" + ("s" if members > 1 else "") + ", batch 8",
+        steps=STEPS,
+        members=members,
+        rounds=3,
+        ganlab=ganlab_rounds("baseline", members, batch_size=8),
+        comparison=ganlab_rounds("baseline", members),
+        comparison_label=f"ganlab, batch {BATCH_SIZE}",
+        target=None,
+    )

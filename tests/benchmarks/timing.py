@@ -39,6 +39,8 @@ class SpeedRow:
     comparison_s: float
     target: float | None
     threads: int
+    # The lowest and highest ratio of one ganlab round to the comparison round timed just before it.
+    round_ratios: tuple[float, float]
 
     @property
     def ratio(self) -> float:
