@@ -179,9 +179,9 @@ def test_generator_training_matches_reference():
 
 @pytest.mark.parametrize("dropout", [0.0, 0.1])
 def test_generator_gradients_match_torch_modules(dropout):
-    # Generator's training pass has a hand-written backward (ganlab.fused). Autograd through
-    # torch.nn.BatchNorm1d, tanh and the same dropout masks, one member and one batch at a
-    # time, must give the same output and parameter gradients.
+    # Generator's training forward rearranges batch norm, tanh and dropout for speed. Autograd
+    # through torch.nn.BatchNorm1d, tanh and the same dropout masks, one member and one batch
+    # at a time, must give the same output and parameter gradients.
     torch.manual_seed(6)
     members, layers, batch = 2, 3, 16
     generator = Generator(members, hidden_layers=layers, width=5, dropout=dropout)
@@ -213,7 +213,8 @@ def test_generator_gradients_match_torch_modules(dropout):
             (expected * upstream[m, :, group]).sum().backward()
     for (name, actual), expected in zip(generator.named_parameters(), reference.parameters()):
         if name.startswith("linears.") and name.endswith("bias"):
-            # Batch norm subtracts this bias again: autograd gives rounding noise, the pass no gradient.
+            # Batch norm subtracts this bias again. Autograd gives rounding noise, and the
+            # generator detaches the bias, so it gets no gradient.
             assert actual.grad is None
             torch.testing.assert_close(expected.grad, torch.zeros_like(expected.grad), rtol=0, atol=1e-4)
         else:

@@ -152,7 +152,7 @@ def test_technique_cost(compare, variant):
 @pytest.mark.parametrize("members", [1, 8])
 def test_per_call_floor(compare, members):
     # Batch 8 does a 25th of the arithmetic of batch 200 in the same torch calls, so its
-    # time is close to the fixed cost of those calls: the floor that no batch size goes below.
+    # time is close to the fixed cost of those calls.
     compare(
         case=f"baseline, {members} member" + ("s" if members > 1 else "") + ", batch 8",
         steps=STEPS,
