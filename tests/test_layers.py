@@ -8,6 +8,7 @@ member at a time in the usual [batch, features] layout.
 import copy
 import math
 
+import numpy as np
 import pytest
 import torch
 from ganlab.variants.feature_matching import FeatureMatching
@@ -304,9 +305,17 @@ def test_tanh_saturates_exactly():
     assert y.max().item() == 1.0
 
 
+# dropout_masks draws from a torch generator or from a numpy bit generator, the CPU default.
+GENERATORS = {
+    "torch": lambda seed: torch.Generator().manual_seed(seed),
+    "numpy": lambda seed: np.random.PCG64(seed),
+}
+
+
+@pytest.mark.parametrize("source", GENERATORS)
 @pytest.mark.parametrize("p", [0.1, 0.5])
-def test_dropout_masks_drop_rate(p):
-    generator = torch.Generator().manual_seed(6)
+def test_dropout_masks_drop_rate(p, source):
+    generator = GENERATORS[source](6)
 
     masks = dropout_masks((4, 250, 1000), p, generator)
 
@@ -314,9 +323,10 @@ def test_dropout_masks_drop_rate(p):
     assert (masks == 0).float().mean().item() == pytest.approx(p, abs=0.002)
 
 
+@pytest.mark.parametrize("source", GENERATORS)
 @pytest.mark.parametrize("p", [0.1, 0.5])
-def test_dropout_masks_two_values(p):
-    generator = torch.Generator().manual_seed(7)
+def test_dropout_masks_two_values(p, source):
+    generator = GENERATORS[source](7)
 
     masks = dropout_masks((1000, 100), p, generator)
 
@@ -326,23 +336,34 @@ def test_dropout_masks_two_values(p):
     assert values[1].item() == pytest.approx(1.0 / (1.0 - p), rel=1e-6)
 
 
-def test_dropout_masks_keep_mean_one():
-    generator = torch.Generator().manual_seed(8)
+def test_dropout_masks_scale():
+    masks = dropout_masks((1000, 100), 0.1, np.random.PCG64(7), scale=2.0)
+
+    assert torch.unique(masks).tolist() == pytest.approx([0.0, 2.0 / 0.9], rel=1e-6)
+
+
+@pytest.mark.parametrize("source", GENERATORS)
+def test_dropout_masks_keep_mean_one(source):
+    generator = GENERATORS[source](8)
 
     masks = dropout_masks((1_000_000,), 0.1, generator)
 
     assert masks.mean().item() == pytest.approx(1.0, abs=0.005)
 
 
-def test_dropout_masks_seeded_repeat():
-    first = dropout_masks((3, 7, 11), 0.1, torch.Generator().manual_seed(9))
-    second = dropout_masks((3, 7, 11), 0.1, torch.Generator().manual_seed(9))
+@pytest.mark.parametrize("source", GENERATORS)
+def test_dropout_masks_seeded_repeat(source):
+    first = dropout_masks((3, 7, 11), 0.1, GENERATORS[source](9))
+    second = dropout_masks((3, 7, 11), 0.1, GENERATORS[source](9))
+    other = dropout_masks((3, 7, 11), 0.1, GENERATORS[source](10))
 
     assert torch.equal(first, second)
+    assert not torch.equal(first, other)
 
 
-def test_dropout_masks_zero_rate():
-    masks = dropout_masks((100, 100), 0.0, torch.Generator().manual_seed(10))
+@pytest.mark.parametrize("source", GENERATORS)
+def test_dropout_masks_zero_rate(source):
+    masks = dropout_masks((100, 100), 0.0, GENERATORS[source](10))
 
     assert torch.equal(masks, torch.ones(100, 100))
 
