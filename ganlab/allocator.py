@@ -37,3 +37,11 @@ def keep_freed_memory() -> bool:
     mallopt.restype = ctypes.c_int
     mapped = mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
     return bool(mapped and mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Tell whether ``error`` is Python's, numpy's or torch's failure to allocate memory."""
+    if isinstance(error, MemoryError):
+        return True
+    # torch's CPU allocator raises RuntimeError: "... DefaultCPUAllocator: can't allocate memory ...".
+    return isinstance(error, RuntimeError) and "allocate" in str(error)

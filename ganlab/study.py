@@ -22,6 +22,7 @@ import torch
 import ganlab
 from ganlab import metrics as m
 from ganlab import plots
+from ganlab.allocator import is_out_of_memory
 from ganlab.config import TrainConfig
 from ganlab.data import Dataset, load_file
 from ganlab.io import read_json, write_bytes, write_csv, write_json
@@ -294,9 +295,12 @@ def compare(
         )
         try:
             run_variant(variant_config, dataset, run_folder, progress_factory(name))
-        except (KeyboardInterrupt, MemoryError):
+        except KeyboardInterrupt:
             raise
         except Exception as error:  # noqa: BLE001 - a broken variant must not stop the others
+            if is_out_of_memory(error):
+                # The next variant needs as much memory, so stop here and keep what finished.
+                raise
             write_json(
                 failure_path,
                 {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()},

@@ -124,6 +124,8 @@ def test_too_few_rows_for_batch(tmp_path):
         ("--set", "generator_input=gaussian", "generator_input must be one of"),
         ("--set", "kernels=0", "kernels must be at least 1"),
         ("--device", "tpu", "--device"),
+        ("--threads", "100000", "--threads"),
+        ("--set", "learning_rate=nan", "learning_rate must be a positive finite number"),
     ],
 )
 def test_bad_option_exits_2(tmp_path, option, value, fragment):
@@ -131,6 +133,26 @@ def test_bad_option_exits_2(tmp_path, option, value, fragment):
     if value.startswith("kernels"):
         args[1:1] = ["--variant", "minibatch-discrimination"]
     assert_usage_error(invoke(*args), fragment)
+
+
+def test_memory_estimate_above_available(tmp_path, monkeypatch):
+    # 1,000 members at batch 200 need about 2.3 GiB by the estimate; pretend 1 GiB is free.
+    monkeypatch.setattr("ganlab.cli.options.available_memory", lambda: 2**30)
+    result = invoke("run", "--members", "1000", "--out", str(tmp_path / "x"))
+    assert_usage_error(result, "1000 members at batch size 200", "GiB", "--members")
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_out_of_memory_message(tmp_path, monkeypatch, command):
+    def exhaust(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr("ganlab.study.run_variant", exhaust)
+    result = invoke(command, *QUICK, "--out", str(tmp_path / "x"))
+    assert result.exit_code == 1, result.output
+    assert "out of memory while training 2 members at batch size 32" in result.output
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

@@ -171,3 +171,16 @@ def test_diverged_member_matches_solo_run():
 
     np.testing.assert_array_equal(broken.samples[0], healthy.samples[0])
     np.testing.assert_array_equal(broken.d_loss[:, 0], healthy.d_loss[:, 0])
+
+
+def test_peak_memory_estimate_formula():
+    # Half a GiB, plus per member 2,200 bytes per batch sample and 190 per evaluation sample.
+    config = TrainConfig(members=8, batch_size=200, eval_samples=10_000)
+    assert config.estimated_peak_bytes() == 2**29 + 8 * (2200 * 200 + 190 * 10_000)
+
+
+def test_peak_memory_estimate_grows_with_members():
+    small = TrainConfig(members=8).estimated_peak_bytes()
+    large = TrainConfig(members=1000).estimated_peak_bytes()
+    assert 2 * 2**30 < large < 3 * 2**30
+    assert small < 2**30

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -138,7 +139,7 @@ def shared_options(function):
         ),
         click.option(
             "--threads",
-            type=click.IntRange(min=1),
+            type=click.IntRange(min=1, max=available_cpus()),
             default=None,
             help="CPU threads for torch  [default: 1 below 64 members, else torch's own choice].",
         ),
@@ -166,6 +167,48 @@ def shared_options(function):
         ),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), function)
+
+
+def available_cpus() -> int:
+    """Return the CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def available_memory() -> int | None:
+    """Return the memory the kernel reports as available to new work, in bytes, or None if unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_memory(config: TrainConfig) -> None:
+    """Reject a CPU run whose estimated peak memory exceeds what the machine has available."""
+    available = available_memory()
+    needed = config.estimated_peak_bytes()
+    if config.device != "cpu" or available is None or needed <= available:
+        return
+    raise click.UsageError(
+        f"{plural(config.members, 'member')} at batch size {config.batch_size} need about "
+        f"{needed / 2**30:.0f} GiB of memory by ganlab's estimate, and this machine has "
+        f"{available / 2**30:.0f} GiB available; use fewer --members or a smaller --batch-size."
+    )
+
+
+def exit_out_of_memory(config: TrainConfig, kept: str) -> None:
+    """Print one message for a run that ran out of memory, then exit with status 1."""
+    click.echo(
+        f"Error: out of memory while training {plural(config.members, 'member')} at batch size "
+        f"{config.batch_size}; use fewer --members or a smaller --batch-size. {kept}",
+        err=True,
+    )
+    sys.exit(1)
 
 
 def check_device(device: str) -> None:
@@ -207,6 +250,7 @@ def make_config(variant: str, dataset_name: str, settings: dict, **values) -> Tr
         config.validate()
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--set") from None
+    check_memory(config)
     return config
 
 

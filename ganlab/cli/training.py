@@ -9,10 +9,12 @@ from pathlib import Path
 
 import click
 
+from ganlab.allocator import is_out_of_memory
 from ganlab.cli.options import (
     Progress,
     apply_threads,
     dataset_label,
+    exit_out_of_memory,
     load_dataset,
     out_folder,
     plural,
@@ -77,6 +79,11 @@ def run(
         document = run_variant(config, data, folder, progress, options)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--set") from None
+    except (MemoryError, RuntimeError) as error:
+        if not is_out_of_memory(error):
+            raise
+        progress.close()
+        exit_out_of_memory(config, "Nothing was written for this run.")
     except KeyboardInterrupt:
         progress.close()
         click.echo("\nInterrupted; nothing was written for this run.", err=True)
@@ -150,6 +157,12 @@ def compare(
         )
     except (FileNotFoundError, ValueError) as error:
         raise click.UsageError(str(error)) from None
+    except (MemoryError, RuntimeError) as error:
+        if not is_out_of_memory(error):
+            raise
+        for bar in bars:
+            bar.close()
+        exit_out_of_memory(config, f"Finished variants are kept in {folder}.")
     except KeyboardInterrupt:
         for bar in bars:
             bar.close()
