@@ -102,24 +102,33 @@ class PopulationBatchNorm(nn.Module):
         self.register_buffer("running_mean", torch.zeros(members, features, 1))
         self.register_buffer("running_var", torch.ones(members, features, 1))
 
-    def forward(self, x: Tensor, statistics: list | None = None, groups: int = 1) -> Tensor:
-        """Normalise ``x``, whose last axis contains ``groups`` batches side by side.
+    def forward(
+        self, x: Tensor, statistics: list | None = None, groups: int = 1, scale: float = 1.0
+    ) -> Tensor:
+        """Return ``scale * y`` for ``x``, whose last axis contains ``groups`` batches side by side.
 
         Each batch takes its own statistics. In training mode the layer appends
         its (mean, rstd), shaped ``[members, features, groups, 1]``, to
-        ``statistics`` for ``update_running_statistics``.
+        ``statistics`` for ``update_running_statistics``. ``scale`` costs no
+        extra call in training mode, which lets tanh take its sigmoid route
+        as ``sigmoid(2 y)``.
         """
         if not self.training:
-            scale = self.weight * torch.rsqrt(self.running_var + self.eps)
-            return torch.addcmul(self.bias - self.running_mean * scale, x, scale)
+            factor = self.weight * torch.rsqrt(self.running_var + self.eps)
+            y = torch.addcmul(self.bias - self.running_mean * factor, x, factor)
+            return y if scale == 1 else y.mul_(scale)
         members, features, width = x.shape
-        grouped = x.view(members, features, groups, width // groups)
-        normalised, mean, rstd = torch.ops.aten.native_layer_norm(
-            grouped, [width // groups], None, None, self.eps
+        n = width // groups
+        # layer_norm takes the scale as its weight, and on the CPU it runs faster with a weight
+        # than without. The affine map is mul, then add_, because an addcmul that broadcasts
+        # runs several times slower.
+        weight = torch.full((n,), scale, device=x.device)
+        scaled, mean, rstd = torch.ops.aten.native_layer_norm(
+            x.view(members, features, groups, n), [n], weight, None, self.eps
         )
         if statistics is not None:
             statistics.append((mean, rstd))
-        return torch.addcmul(self.bias, normalised.view(members, features, width), self.weight)
+        return torch.mul(scaled.view(members, features, width), self.weight).add_(self.bias, alpha=scale)
 
 
 @torch.no_grad()
@@ -170,17 +179,12 @@ class Generator(nn.Module):
     def _train_forward(
         self, z: Tensor, rng: torch.Generator | np.random.BitGenerator | None, groups: int
     ) -> Tensor:
-        # Each hidden block in as few CPU-friendly calls as the step allows, with
-        # tanh(y) * keep = (sigmoid(2 y) - 1/2) * 2 keep and y = gamma x_hat + beta:
-        # - layer_norm with a weight of 2 returns 2 x_hat, the sigmoid's argument before the
-        #   affine map, and runs faster on the CPU than layer_norm without a weight;
-        # - mul, then add_, because an addcmul that broadcasts runs several times slower;
-        # - torch.tanh runs about ten times slower than torch.sigmoid on the CPU.
-        # The linear bias enters detached: batch norm subtracts it again, so its gradient is
-        # exactly zero, where autograd would return rounding noise. It still shifts the
-        # running mean that evaluation mode uses.
+        # Each hidden block in few calls: tanh(y) * keep = (sigmoid(2 y) - 1/2) * 2 keep, with
+        # batch norm returning 2 y, because torch.tanh runs about ten times slower than
+        # torch.sigmoid on the CPU. The linear bias enters detached: batch norm subtracts it
+        # again, so its gradient is exactly zero, where autograd would return rounding noise.
+        # It still shifts the running mean that evaluation mode uses.
         members, _, width = z.shape
-        n = width // groups
         layers = len(self.linears)
         if self.dropout > 0:
             if rng is None:
@@ -193,16 +197,13 @@ class Generator(nn.Module):
             keep2 = keep2.unbind(0)
         else:
             keep2 = [2.0] * layers
-        two = torch.full((n,), 2.0, device=z.device)
         statistics = []
         h = z
         for linear, norm, keep in zip(self.linears, self.norms, keep2):
-            a = torch.baddbmm(linear.bias.detach(), linear.weight, h).view(members, -1, groups, n)
-            x_hat2, mean, rstd = torch.ops.aten.native_layer_norm(a, [n], two, None, norm.eps)
-            statistics.append((mean.detach(), rstd.detach()))
-            s = torch.mul(x_hat2.view(members, -1, width), norm.weight).add_(norm.bias, alpha=2).sigmoid_()
+            a = torch.baddbmm(linear.bias.detach(), linear.weight, h)
+            s = norm(a, statistics, groups, scale=2.0).sigmoid_()
             h = torch.sub(s, 0.5).mul_(keep)
-        update_running_statistics(list(self.norms), statistics, n)
+        update_running_statistics(list(self.norms), statistics, width // groups)
         return self.output(h)
 
 

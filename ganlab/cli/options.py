@@ -201,11 +201,14 @@ def check_memory(config: TrainConfig) -> None:
     )
 
 
-def exit_out_of_memory(config: TrainConfig, kept: str) -> None:
-    """Print one message for a run that ran out of memory, then exit with status 1."""
+def exit_out_of_memory(config: TrainConfig, outputs_note: str) -> None:
+    """Print one message for a run that ran out of memory, then exit with status 1.
+
+    ``outputs_note`` tells the user what was written before memory ran out.
+    """
     click.echo(
         f"Error: out of memory while training {plural(config.members, 'member')} at batch size "
-        f"{config.batch_size}; use fewer --members or a smaller --batch-size. {kept}",
+        f"{config.batch_size}; use fewer --members or a smaller --batch-size. {outputs_note}",
         err=True,
     )
     sys.exit(1)
